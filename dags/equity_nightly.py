@@ -1,0 +1,96 @@
+"""equity_nightly: one night of the warehouse for logical date D (Asia/Bangkok).
+
+For each source: verify the delivery and COPY it into raw -> gate it with its GX suite.
+Then dbt build -> gate the marts -> close the run record. The logic lives in the `equity`
+package (plugins/equity/pipeline.py); this file only wires tasks. No database calls at parse time.
+"""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.exceptions import AirflowFailException
+from airflow.sdk import dag, task, task_group
+from airflow.timetables.interval import CronDataIntervalTimetable
+
+from equity.contracts import SOURCES
+
+TZ = "Asia/Bangkok"
+
+
+def _as_of(context) -> pendulum.Date:
+    # The run for the interval [D 02:00, D+1 02:00) starts at D+1 02:00 and loads D's extracts.
+    return pendulum.instance(context["data_interval_start"]).in_timezone(TZ).date()
+
+
+@dag(
+    dag_id="equity_nightly",
+    schedule=CronDataIntervalTimetable("0 2 * * *", timezone=TZ),
+    start_date=pendulum.datetime(2026, 1, 1, tz=TZ),
+    catchup=False,
+    max_active_runs=1,  # dates build on earlier state: one at a time, in order
+    tags=["equity"],
+    doc_md=__doc__,
+    default_args={"retries": 0},
+)
+def equity_nightly():
+    from airflow.sdk import get_current_context
+
+    @task
+    def start() -> dict:
+        from equity import pipeline
+
+        ctx = get_current_context()
+        return pipeline.start_run(_as_of(ctx), ctx["run_id"])
+
+    def source_group(source: str, started):
+        @task_group(group_id=source)
+        def group():
+            @task(task_id="load")
+            def load(_started: dict) -> dict:
+                from equity import pipeline
+
+                ctx = get_current_context()
+                return pipeline.ingest(source, _as_of(ctx), ctx["run_id"])
+
+            @task(task_id="gate")
+            def gate(loaded: dict) -> dict:
+                from equity import pipeline
+
+                return pipeline.gate_source(loaded, get_current_context()["run_id"])
+
+            return gate(load(started))
+
+        return group()
+
+    @task
+    def transform(_gates: list) -> dict:
+        from equity import pipeline
+
+        ctx = get_current_context()
+        return pipeline.transform(_as_of(ctx), ctx["run_id"])
+
+    @task
+    def gate_marts(_built: dict) -> dict:
+        from equity import pipeline
+
+        ctx = get_current_context()
+        return pipeline.gate_marts(_as_of(ctx), ctx["run_id"])
+
+    @task(trigger_rule="all_done")
+    def finish(gates: list, marts_gate: dict | None) -> dict:
+        from equity import pipeline
+
+        ctx = get_current_context()
+        summary = pipeline.finish_run(_as_of(ctx), ctx["run_id"], list(gates), marts_gate)
+        if summary["status"] == "failed":
+            # Recorded in audit.pipeline_runs first; then the run itself shows red.
+            raise AirflowFailException(f"night {_as_of(ctx)} not published: {summary}")
+        return summary
+
+    started = start()
+    gates = [source_group(source, started) for source in SOURCES]
+    marts_gate = gate_marts(transform(gates))
+    finish(gates, marts_gate)
+
+
+equity_nightly()

@@ -1,0 +1,123 @@
+"""The nightly run's steps as plain functions: the DAG wires them, pytest calls them directly.
+
+Each step takes the logical date and the run id and returns a small JSON-able dict, which Airflow
+keeps as the task's XCom and `audit.pipeline_runs` keeps for `equity status`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+from datetime import date
+
+from equity import __version__
+from equity.config import hmac_key, landing, reference_dir
+from equity.contracts import CONTRACTS
+from equity.landing import DeliveryRefused
+from equity.load import load_delivery
+from equity.paths import PROJECT_ROOT
+from equity.policy import policy
+from equity.reference import load_reference
+from equity.warehouse import bootstrap, connect, warehouse_url
+
+log = logging.getLogger(__name__)
+
+MARTS = ("child_equity_profile", "municipality_equity_summary")
+
+
+def code_version() -> str:
+    try:
+        sha = subprocess.run(["git", "-C", str(PROJECT_ROOT), "rev-parse", "--short", "HEAD"],
+                             capture_output=True, text=True, timeout=5).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        sha = ""
+    return f"{__version__}+{sha}" if sha else __version__
+
+
+def start_run(as_of: date, run_id: str) -> dict:
+    """Refuse early without the HMAC key; prepare schemas and reference data; open the run record."""
+    hmac_key()
+    url = warehouse_url()
+    bootstrap(url)
+    counts = load_reference(url, reference_dir())
+    with connect(url) as conn:
+        conn.execute(
+            "insert into audit.pipeline_runs (run_id, as_of_date, status, policy, code_version)"
+            " values (%s, %s, 'running', %s, %s)"
+            " on conflict (run_id) do update set status = 'running', started_at = now(), finished_at = null",
+            (run_id, as_of, json.dumps(policy()), code_version()),
+        )
+        conn.commit()
+    return {"reference": counts}
+
+
+def ingest(source: str, as_of: date, run_id: str) -> dict:
+    """Verify and load one source's delivery for the date (refusals are recorded, then raised)."""
+    try:
+        return load_delivery(warehouse_url(), landing(), source, as_of, run_id).as_dict()
+    except DeliveryRefused as refusal:
+        return {"source": source, "extract_date": as_of.isoformat(), "status": "refused",
+                "batch_id": None, "message": str(refusal)}
+
+
+def gate_source(load: dict, run_id: str) -> dict:
+    """Run the source's GX suite on the batch just loaded; block keeps the source's last good state."""
+    if load.get("status") != "loaded":
+        return {"source": load["source"], "status": load.get("status"), "failures": []}
+    from equity.gates import validate_raw_batch
+
+    outcome = validate_raw_batch(warehouse_url(), load["source"], load["batch_id"], run_id)
+    return {"source": load["source"], "status": outcome.status,
+            "failures": [list(map(str, f)) for f in outcome.failures]}
+
+
+def transform(as_of: date, run_id: str) -> dict:
+    from equity.transform import build
+
+    results = build(warehouse_url(), as_of)
+    return {"nodes": len(results), "seconds": round(sum(r["seconds"] for r in results), 2)}
+
+
+def gate_marts(as_of: date, run_id: str) -> dict:
+    from equity.gates import validate_mart
+
+    url = warehouse_url()
+    out = {}
+    for mart in MARTS:
+        outcome = validate_mart(url, "marts", mart, as_of, run_id)
+        out[mart] = outcome.status
+    return out
+
+
+def finish_run(as_of: date, run_id: str, sources: list[dict], marts_gate: dict | None) -> dict:
+    """Close the run record: status, revisions, gate outcomes, counts per layer."""
+    degraded = [s for s in sources if s.get("status") not in ("passed", "warned")]
+    blocked_marts = [m for m, s in (marts_gate or {}).items() if s == "blocked"]
+    status = "failed" if blocked_marts or marts_gate is None else ("degraded" if degraded else "success")
+    url = warehouse_url()
+    with connect(url) as conn:
+        counts = {
+            "raw": {
+                name: conn.execute(
+                    "select coalesce(sum(rows_loaded), 0) from audit.load_batches"
+                    " where source = %s and extract_date = %s and status = 'loaded'", (name, as_of)
+                ).fetchone()[0]
+                for name in CONTRACTS
+            },
+            "children": conn.execute(
+                "select count(*) from marts.child_equity_profile where as_of_date = %s", (as_of,)
+            ).fetchone()[0] if marts_gate is not None else None,
+        }
+        revisions = dict(conn.execute(
+            "select source, revision from audit.load_batches where extract_date = %s and status = 'loaded'",
+            (as_of,)).fetchall())
+        conn.execute(
+            "update audit.pipeline_runs set status = %s, revisions = %s, counts = %s, gates = %s,"
+            " finished_at = now() where run_id = %s",
+            (status, json.dumps(revisions), json.dumps(counts, default=int),
+             json.dumps({"sources": sources, "marts": marts_gate}), run_id),
+        )
+        conn.commit()
+    log.info("run %s for %s finished: %s", run_id, as_of, status)
+    return {"status": status, "degraded_sources": [s.get("source") for s in degraded], "counts": counts}

@@ -1,0 +1,87 @@
+-- Warehouse schemas and the tables owned by the loader and the gates (dbt owns the rest).
+-- Idempotent: run at the start of every night.
+create schema if not exists raw;
+create schema if not exists quarantine;
+create schema if not exists audit;
+create schema if not exists reference;
+
+-- One row per delivery file set loaded (or refused) for (source, extract_date, revision).
+create table if not exists audit.load_batches (
+    batch_id        bigserial primary key,
+    source          text not null,
+    extract_date    date not null,
+    revision        int,
+    mode            text,
+    run_id          text,
+    status          text not null,   -- loading | loaded | refused | superseded
+    gate_status     text,            -- passed | warned | blocked (null until gated)
+    files           jsonb,
+    rows_manifest   bigint,
+    rows_loaded     bigint,
+    rows_rejected   bigint,
+    message         text,
+    started_at      timestamptz not null default now(),
+    finished_at     timestamptz
+);
+create index if not exists load_batches_source_date on audit.load_batches (source, extract_date);
+
+create table if not exists audit.validation_results (
+    result_id        bigserial primary key,
+    run_id           text,
+    batch_id         bigint,
+    suite            text not null,
+    expectation      text not null,
+    column_name      text,
+    severity         text not null,   -- block | warn
+    success          boolean not null,
+    observed_value   text,            -- aggregates only: never a personal value
+    unexpected_count bigint,
+    element_count    bigint,
+    evaluated_at     timestamptz not null default now()
+);
+
+create table if not exists audit.pipeline_runs (
+    run_id        text primary key,
+    as_of_date    date not null,
+    status        text not null,    -- running | success | degraded | failed
+    revisions     jsonb,
+    policy        jsonb,
+    code_version  text,
+    counts        jsonb,
+    gates         jsonb,
+    started_at    timestamptz not null default now(),
+    finished_at   timestamptz
+);
+
+-- raw: as delivered, every value text, tagged with batch, file and line.
+create table if not exists raw.enrolment_roster (
+    _batch_id bigint not null, _file text not null, _line int not null,
+    person_id text, school_code text, school_name text, affiliation text,
+    school_subdistrict_code text, academic_year text, term text, grade text, status text,
+    status_date text, first_name text, last_name text, sex text, birth_date text,
+    disability text, home_subdistrict_code text, days_absent text
+);
+create table if not exists raw.welfare_screenings (
+    _batch_id bigint not null, _file text not null, _line int not null,
+    screening_id text, person_id text, household_id text, screened_on text,
+    household_size text, household_income_month text, caregiver text, has_welfare_card text,
+    housing text, electricity text, clean_water text, farm_land text, vehicle text, action text
+);
+create table if not exists raw.registry_events (
+    _batch_id bigint not null, _file text not null, _line int not null,
+    pid text, birth_date text, sex text, nationality text, house_id text,
+    subdistrict_code text, lao_code text, event text, event_date text,
+    mother_pid text, father_pid text
+);
+create index if not exists enrolment_roster_batch on raw.enrolment_roster (_batch_id);
+create index if not exists welfare_screenings_batch on raw.welfare_screenings (_batch_id);
+create index if not exists registry_events_batch on raw.registry_events (_batch_id);
+
+-- Reference geography, reloaded each night from EQUITY_REFERENCE or the shipped set.
+create table if not exists reference.subdistricts (
+    subdistrict_code text primary key, subdistrict_name text, district_code text,
+    district_name text, province_code text, province_name text, lao_code text
+);
+create table if not exists reference.laos (
+    lao_code text primary key, lao_name text, lao_type text, province_code text, district_code text
+);

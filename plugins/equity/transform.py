@@ -1,0 +1,97 @@
+"""Run dbt for one as_of_date against the warehouse.
+
+dbt runs as a child process: its global state and logging stay out of the Airflow worker, and the
+secrets reach it only through the environment (password as DBT_ENV_SECRET_*, which dbt scrubs
+from its logs; the HMAC key as the session setting `equity.hmac_key` via PGOPTIONS, so it is in
+no compiled SQL or artifact).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from equity.config import hmac_key
+from equity.paths import DBT_PROJECT_DIR, state_dir
+
+log = logging.getLogger(__name__)
+
+
+class DbtFailed(RuntimeError):
+    pass
+
+
+def dbt_env(url: str) -> dict[str, str]:
+    parts = urlsplit(url)
+    env = dict(os.environ)
+    env.update(
+        EQUITY_DBT_HOST=parts.hostname or "127.0.0.1",
+        EQUITY_DBT_PORT=str(parts.port or 5432),
+        EQUITY_DBT_USER=unquote(parts.username or "postgres"),
+        EQUITY_DBT_DBNAME=parts.path.lstrip("/") or "postgres",
+        DBT_ENV_SECRET_PASSWORD=unquote(parts.password or ""),
+        DBT_SEND_ANONYMOUS_USAGE_STATS="false",
+        DO_NOT_TRACK="1",
+    )
+    # libpq option syntax: spaces and backslashes in the value are backslash-escaped.
+    key = hmac_key().replace("\\", "\\\\").replace(" ", "\\ ")
+    env["PGOPTIONS"] = (env.get("PGOPTIONS", "") + f" -c equity.hmac_key={key}").strip()
+    return env
+
+
+def _dbt_executable() -> str:
+    here = Path(sys.executable).parent / "dbt"
+    return str(here) if here.exists() else (shutil.which("dbt") or "dbt")
+
+
+def run_dbt(url: str, args: list[str], as_of: date | None = None, policy_overrides: dict | None = None,
+            target_dir: Path | None = None) -> list[dict]:
+    """Run `dbt <args>`; return per-node results (name, status, seconds). Raise DbtFailed on error."""
+    vars_ = dict(policy_overrides or {})
+    if as_of:
+        vars_["as_of_date"] = as_of.isoformat()
+    target = target_dir or state_dir() / "dbt" / "target"
+    cmd = [
+        _dbt_executable(), *args,
+        "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+        "--target-path", str(target), "--log-path", str(target.parent / "logs"),
+    ]
+    if vars_:
+        cmd += ["--vars", json.dumps(vars_)]
+    log.info("dbt %s (as_of_date=%s)", " ".join(args), as_of)
+    proc = subprocess.run(cmd, env=dbt_env(url), capture_output=True, text=True)
+    results = _results(target)
+    if proc.returncode != 0:
+        failed = [r for r in results if r["status"] in ("error", "fail")]
+        summary = "; ".join(f"{r['name']}: {r['status']} {r['message'] or ''}".strip() for r in failed[:10])
+        tail = "\n".join(proc.stdout.splitlines()[-40:])
+        raise DbtFailed(f"dbt {' '.join(args)} failed: {summary or 'see output'}\n{tail}")
+    return results
+
+
+def _results(target: Path) -> list[dict]:
+    path = target / "run_results.json"
+    if not path.exists():
+        return []
+    data = json.loads(path.read_text())
+    return [
+        {
+            "name": r["unique_id"],
+            "status": r["status"],
+            "seconds": round(r.get("execution_time") or 0.0, 3),
+            "message": (r.get("message") or "")[:300],
+        }
+        for r in data.get("results", [])
+    ]
+
+
+def build(url: str, as_of: date) -> list[dict]:
+    """`dbt build` of every model and test for one date."""
+    return run_dbt(url, ["build"], as_of=as_of)
