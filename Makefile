@@ -1,0 +1,35 @@
+# One Makefile for people and CI alike. `make demo` then `make test` on a fresh machine.
+PY ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: install demo test test-fast lint bench clean stop
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+## The main job: generate a few nights, run each through the Airflow DAG, print the marts.
+demo: install
+	$(BIN)/equity demo
+
+## The test suite (real PostgreSQL, real dbt, real GX, the real DAG).
+test: install
+	$(BIN)/pytest -m "not bench"
+
+lint: install
+	$(BIN)/ruff check plugins dags tests
+
+## Benchmarks (not part of the test suite); figures go to docs/benchmarks.md.
+bench: install
+	$(BIN)/pytest -m bench -s
+
+stop:
+	$(BIN)/equity stop
+
+clean: stop
+	rm -rf .equity landing

@@ -1,0 +1,74 @@
+"""Shared fixtures: real PostgreSQL warehouses (embedded and the machine's server), Airflow home.
+
+Every test that needs a warehouse gets a fresh database on each available server:
+- `embedded`: the pip-wheel PostgreSQL the project starts by default (own data folder per session);
+- `system`: PostgreSQL on 127.0.0.1:5432 (EQUITY_TEST_PG_URL overrides), skipped when absent.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+
+# Airflow reads its configuration once, at import: point it at a throwaway home first.
+_SESSION_DIR = Path(tempfile.mkdtemp(prefix="equity-tests-"))
+os.environ["AIRFLOW_HOME"] = str(_SESSION_DIR / "airflow")
+os.environ["EQUITY_HOME"] = str(_SESSION_DIR / "state")
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+os.environ.pop("EQUITY_WAREHOUSE_URL", None)
+
+SYSTEM_URL = os.environ.get("EQUITY_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+TEST_KEY = "test-only key, not a secret"
+
+
+def _system_available() -> bool:
+    try:
+        with psycopg.connect(SYSTEM_URL, connect_timeout=3):
+            return True
+    except psycopg.OperationalError:
+        return False
+
+
+def _admin_url(server: str) -> str:
+    if server == "system":
+        if not _system_available():
+            pytest.skip(f"no PostgreSQL at {SYSTEM_URL}")
+        return SYSTEM_URL
+    from equity.embedded import ensure_embedded
+
+    url = ensure_embedded(_SESSION_DIR / "embedded")
+    return url.rsplit("/", 1)[0] + "/postgres"
+
+
+@pytest.fixture(params=["embedded", "system"])
+def server(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def warehouse(server, monkeypatch) -> str:
+    """A fresh, empty warehouse database; EQUITY_WAREHOUSE_URL points at it for the test."""
+    admin = _admin_url(server)
+    name = f"equity_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'create database "{name}"')
+    url = admin.rsplit("/", 1)[0] + f"/{name}"
+    monkeypatch.setenv("EQUITY_WAREHOUSE_URL", url)
+    monkeypatch.setenv("EQUITY_HMAC_KEY", TEST_KEY)
+    yield url
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'drop database if exists "{name}" with (force)')
+
+
+def pytest_sessionfinish(session, exitstatus):
+    from equity.embedded import stop_embedded
+
+    try:
+        stop_embedded(_SESSION_DIR / "embedded")
+    except Exception:  # noqa: BLE001 - best effort at teardown
+        pass
