@@ -18,8 +18,16 @@ TZ = "Asia/Bangkok"
 
 
 def _as_of(context) -> pendulum.Date:
-    # The run for the interval [D 02:00, D+1 02:00) starts at D+1 02:00 and loads D's extracts.
-    return pendulum.instance(context["data_interval_start"]).in_timezone(TZ).date()
+    """The extract date D this run loads.
+
+    Scheduled and backfill runs: logical date = start of the interval [D 02:00, D+1 02:00), run at
+    D+1 02:00. A manual run may name the date in its conf (`{"as_of_date": "YYYY-MM-DD"}`).
+    """
+    conf = (context.get("dag_run") and context["dag_run"].conf) or {}
+    if conf.get("as_of_date"):
+        return pendulum.parse(conf["as_of_date"]).date()
+    when = context.get("logical_date") or context["data_interval_start"]
+    return pendulum.instance(when).in_timezone(TZ).date()
 
 
 @dag(
