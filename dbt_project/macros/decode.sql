@@ -33,13 +33,15 @@
     end
 {%- endmacro %}
 
-{#- Buddhist-Era YYYYMMDD (registry); unknown month 00 -> July, unknown day 00 -> the 15th
-    (MARTS.md, "Birth date"). -#}
+{#- Buddhist-Era YYYYMMDD (registry). MARTS.md, "Birth date": an unknown month (00) is taken as
+    1 July, an unknown day (month known) as the 15th. -#}
 {% macro be_date_ymd(col) -%}
-    case when {{ col }} ~ '^[0-9]{8}$' then
-        {{ safe_make_date(
-            'substr(' ~ col ~ ', 1, 4)::int - 543',
-            "coalesce(nullif(substr(" ~ col ~ ", 5, 2)::int, 0), 7)",
-            "coalesce(nullif(substr(" ~ col ~ ", 7, 2)::int, 0), 15)") }}
+    case
+        when {{ col }} ~ '^[0-9]{4}00[0-9]{2}$' then make_date(substr({{ col }}, 1, 4)::int - 543, 7, 1)
+        when {{ col }} ~ '^[0-9]{6}00$' then
+            {{ safe_make_date('substr(' ~ col ~ ', 1, 4)::int - 543', 'substr(' ~ col ~ ', 5, 2)::int', '15') }}
+        when {{ col }} ~ '^[0-9]{8}$' then
+            {{ safe_make_date('substr(' ~ col ~ ', 1, 4)::int - 543', 'substr(' ~ col ~ ', 5, 2)::int',
+                              'substr(' ~ col ~ ', 7, 2)::int') }}
     end
 {%- endmacro %}

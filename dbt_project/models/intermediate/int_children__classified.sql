@@ -114,9 +114,10 @@ final as (
             when c.latest_status = 'TRANSFERRED' then 'LOST_IN_TRANSFER'
             else 'DROPPED_OUT'
         end as out_of_school_reason,
-        c.grade,
-        c.school_code,
-        c.affiliation,
+        -- the record that decided the status; none decides NOT_SCHOOL_AGE or NEVER_ENROLLED
+        case when c.education_status <> 'NOT_SCHOOL_AGE' then c.grade end as grade,
+        case when c.education_status <> 'NOT_SCHOOL_AGE' then c.school_code end as school_code,
+        case when c.education_status <> 'NOT_SCHOOL_AGE' then c.affiliation end as affiliation,
         coalesce(c.multiple_enrolment, false) as multiple_enrolment,
         coalesce(c.disability, 0) as disability,
         case when c.on_roll_now then c.days_absent end as days_absent,
