@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import pendulum
 from airflow.exceptions import AirflowFailException
-from airflow.sdk import dag, task, task_group
-from airflow.timetables.interval import CronDataIntervalTimetable
+from airflow.sdk import CronDataIntervalTimetable, dag, task, task_group
 
 from equity.contracts import SOURCES
 
@@ -70,8 +69,10 @@ def equity_nightly():
 
         return group()
 
-    @task
-    def transform(_gates: list) -> dict:
+    # all_done: a source that failed or was blocked leaves its last good state; the marts still build.
+    # Without `start` (no key, no warehouse) the XCom it passes is missing and transform fails.
+    @task(trigger_rule="all_done")
+    def transform(_started: dict, _gates: list) -> dict:
         from equity import pipeline
 
         ctx = get_current_context()
@@ -97,7 +98,7 @@ def equity_nightly():
 
     started = start()
     gates = [source_group(source, started) for source in SOURCES]
-    marts_gate = gate_marts(transform(gates))
+    marts_gate = gate_marts(transform(started, gates))
     finish(gates, marts_gate)
 
 

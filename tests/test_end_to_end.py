@@ -17,8 +17,12 @@ from conftest import TEST_KEY
 START = date(2026, 11, 20)
 DAYS = 3
 
-CHILD_FIELDS = ("education_status", "out_of_school_reason", "poverty_level", "lao_code", "is_priority", "age",
-                "id_type")
+# Every column of the mart that the truth states (all but child_key and as_of_date).
+CHILD_FIELDS = ("id_type", "sex", "birth_year", "age", "province_code", "district_code", "subdistrict_code",
+                "lao_code", "in_registry", "in_enrolment", "in_welfare", "education_status",
+                "out_of_school_reason", "grade", "school_code", "affiliation", "multiple_enrolment", "disability",
+                "days_absent", "chronic_absence", "poverty_level", "income_per_capita_month", "has_welfare_card",
+                "is_priority")
 SUMMARY_FIELDS = ("children", "children_school_age", "enrolled", "out_of_school", "no_education_record",
                   "dropped_out", "not_continued", "lost_in_transfer", "never_enrolled", "screened", "poor",
                   "extremely_poor", "priority_children")

@@ -91,7 +91,11 @@ def gate_marts(as_of: date, run_id: str) -> dict:
 
 
 def finish_run(as_of: date, run_id: str, sources: list[dict], marts_gate: dict | None) -> dict:
-    """Close the run record: status, revisions, gate outcomes, counts per layer."""
+    """Close the run record: status, revisions, gate outcomes, counts per layer.
+
+    `sources` holds each source's gate result in SOURCES order; None where that task failed.
+    """
+    sources = [s or {"source": name, "status": "task_failed"} for name, s in zip(CONTRACTS, sources)]
     degraded = [s for s in sources if s.get("status") not in ("passed", "warned")]
     blocked_marts = [m for m, s in (marts_gate or {}).items() if s == "blocked"]
     status = "failed" if blocked_marts or marts_gate is None else ("degraded" if degraded else "success")
