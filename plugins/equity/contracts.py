@@ -103,3 +103,27 @@ def is_valid_national_id(value: str) -> bool:
 
 
 G_CODE = re.compile(r"^G\d{12}$")
+
+
+# Row-level reject reasons (quarantine.<source>_rejects.reason). The loader assigns the first that
+# applies, in this order; the generator's fault log uses the same names for row faults.
+REJECT_REASONS = (
+    "blank_person_id",      # person_id / pid empty
+    "gcode_in_registry",    # a G-code where only national IDs may stand (registry)
+    "invalid_person_id",    # not a 13-digit ID with a valid check digit (or 9 first), nor a G-code
+    "unknown_enum",         # a value outside the contract's list
+    "invalid_date",         # malformed or non-existent date
+    "birth_in_future",      # birth date after the extract date
+    "age_out_of_range",     # age at the extract date outside 0-24
+    "invalid_number",       # malformed integer/decimal, or out of the contract's range
+    "negative_income",      # household_income_month < 0
+    "invalid_household_size",  # household_size < 1
+    "unknown_code",         # subdistrict / LAO code missing from the reference data
+    "duplicate_row",        # an exact copy of an earlier row of the same delivery (the first is kept)
+    "conflicting_key",      # the same key twice with different values (all such rows are rejected)
+)
+
+# Faults that refuse a whole delivery (audit.load_batches.status = 'refused', nothing loaded).
+DELIVERY_FAULTS = (
+    "manifest_missing", "manifest_malformed", "sha256", "row_count", "encoding", "header",
+)
