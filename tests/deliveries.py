@@ -13,7 +13,7 @@ ENROLMENT_HEADER = ",".join(ENROLMENT.columns)
 REGISTRY_HEADER = "|".join(REGISTRY.columns)
 
 
-def enrolment_row(person_id="1101700203451", school="1063010001", status="ENROLLED", name="สมชาย",
+def enrolment_row(person_id="1101700203450", school="1063010001", status="ENROLLED", name="สมชาย",
                   school_name="โรงเรียนบ้านหนองบัว", grade="P4", days_absent=2) -> str:
     quoted = school_name.replace('"', '""')  # RFC 4180
     return (f'{person_id},{school},"{quoted}",OBEC,630101,2569,2,{grade},{status},2026-11-02,'

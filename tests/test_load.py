@@ -10,6 +10,8 @@ import pytest
 from deliveries import enrolment_csv, enrolment_row, write_delivery
 from equity.landing import DeliveryRefused
 from equity.load import load_delivery
+from equity.paths import SHIPPED_REFERENCE_DIR
+from equity.reference import load_reference
 from equity.warehouse import bootstrap
 
 D = date(2026, 11, 20)
@@ -23,11 +25,12 @@ def _raw(url, sql, *args):
 @pytest.fixture
 def wh(warehouse):
     bootstrap(warehouse)
+    load_reference(warehouse, SHIPPED_REFERENCE_DIR)
     return warehouse
 
 
 def test_loads_utf8_bom_crlf_and_windows874_parts_with_file_and_line(wh, tmp_path):
-    utf8 = enrolment_csv([enrolment_row(), enrolment_row("1101700203460", school_name='โรงเรียน "วัด", ใหม่')],
+    utf8 = enrolment_csv([enrolment_row(), enrolment_row("1101700203468", school_name='โรงเรียน "วัด", ใหม่')],
                          bom=True, crlf=True)
     dla = enrolment_csv([enrolment_row("2101700203458", school="1063020002", name="สมหญิง")],
                         encoding="windows-874")
@@ -39,7 +42,7 @@ def test_loads_utf8_bom_crlf_and_windows874_parts_with_file_and_line(wh, tmp_pat
     assert (out.status, out.rows) == ("loaded", 3)
     rows = _raw(wh, "select _file, _line, person_id, school_name, first_name from raw.enrolment_roster"
                     " order by _file, _line")
-    assert rows[0] == ("enrolment_20261120_001.csv", 2, "1101700203451", "โรงเรียนบ้านหนองบัว", "สมชาย")
+    assert rows[0] == ("enrolment_20261120_001.csv", 2, "1101700203450", "โรงเรียนบ้านหนองบัว", "สมชาย")
     assert rows[1][3] == 'โรงเรียน "วัด", ใหม่'  # RFC 4180 quoting survives
     assert rows[2] == ("enrolment_dla_20261120_001.csv", 2, "2101700203458", "โรงเรียนบ้านหนองบัว", "สมหญิง")
 
@@ -66,7 +69,7 @@ def test_broken_delivery_is_refused_whole_and_recorded(wh, tmp_path, fault, rule
     good = enrolment_csv([enrolment_row()])
     files = {"enrolment_20261120_001.csv": (good, "utf-8", 1)}
     bad_name = "enrolment_20261120_002.csv"
-    bad = enrolment_csv([enrolment_row("1101700203460")])
+    bad = enrolment_csv([enrolment_row("1101700203468")])
     kwargs = {}
     if fault == "sha":
         kwargs["sha_override"] = {bad_name: "0" * 64}
@@ -92,3 +95,32 @@ def test_missing_manifest_is_an_outcome_not_an_error(wh, tmp_path):
     write_delivery(tmp_path, "enrolment", D, {"enrolment_20261120_001.csv": (enrolment_csv([]), "utf-8", 0)},
                    manifest=False)
     assert load_delivery(wh, str(tmp_path), "enrolment", D, "run-1").status == "missing"
+
+
+def test_bad_rows_go_to_quarantine_with_file_line_reason_and_counts_reconcile(wh, tmp_path):
+    rows = [
+        enrolment_row(),                                          # line 2: good
+        enrolment_row("1101700203451"),                           # line 3: bad check digit
+        enrolment_row(""),                                        # line 4: blank person_id
+        enrolment_row("1101700203468", grade="P9"),               # line 5: unknown enum
+        enrolment_row("1101700203468").replace("14/02/2558", "31/02/2558"),  # line 6: no such date
+        enrolment_row("1101700203468").replace("14/02/2558", "14/02/2575"),  # line 7: born in the future
+        enrolment_row("1101700203468").replace(",630101,2", ",999999,2"),    # line 8: unknown subdistrict
+        enrolment_row("G123456789012"),                           # line 9: good G-code
+        enrolment_row("G123456789012"),                           # line 10: exact duplicate of line 9
+        enrolment_row("1234567890121", days_absent=3),            # line 11: same key as 12, other values
+        enrolment_row("1234567890121", days_absent=4),            # line 12
+    ]
+    write_delivery(tmp_path, "enrolment", D, {"enrolment_20261120_001.csv": (enrolment_csv(rows), "utf-8", 11)})
+    out = load_delivery(wh, str(tmp_path), "enrolment", D, "run-1")
+    assert (out.status, out.rows, out.rejected) == ("loaded", 2, 9)
+    assert _raw(wh, "select _line, person_id from raw.enrolment_roster order by _line") == [
+        (2, "1101700203450"), (9, "G123456789012")]
+    rejects = _raw(wh, "select _file, _line, reason, original->>'person_id' from quarantine.enrolment_rejects"
+                       " order by _line")
+    assert [(line, reason) for _f, line, reason, _p in rejects] == [
+        (3, "invalid_person_id"), (4, "blank_person_id"), (5, "unknown_enum"), (6, "invalid_date"),
+        (7, "birth_in_future"), (8, "unknown_code"), (10, "duplicate_row"), (11, "conflicting_key"),
+        (12, "conflicting_key")]
+    assert rejects[0][0] == "enrolment_20261120_001.csv" and rejects[0][3] == "1101700203451"
+    assert _raw(wh, "select rows_manifest, rows_loaded, rows_rejected from audit.load_batches") == [(11, 2, 9)]

@@ -121,6 +121,7 @@ REJECT_REASONS = (
     "unknown_code",         # subdistrict / LAO code missing from the reference data
     "duplicate_row",        # an exact copy of an earlier row of the same delivery (the first is kept)
     "conflicting_key",      # the same key twice with different values (all such rows are rejected)
+    "blank_key",            # a key column other than the person empty (screening_id)
 )
 
 # Faults that refuse a whole delivery (audit.load_batches.status = 'refused', nothing loaded).

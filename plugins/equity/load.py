@@ -16,6 +16,7 @@ from datetime import date
 from psycopg import sql
 
 from equity.contracts import CONTRACTS
+from equity.checks import reason_expression
 from equity.landing import BLOCK, Delivery, DeliveryRefused, LandingZone
 from equity.warehouse import connect
 
@@ -33,6 +34,7 @@ class LoadOutcome:
     revision: int | None = None
     mode: str | None = None
     rows: int = 0
+    rejected: int = 0
     message: str = ""
 
     def as_dict(self) -> dict:
@@ -57,15 +59,16 @@ def load_delivery(url: str, landing: str, source: str, extract_date: date, run_i
         if current and current[1] > delivery.revision:
             msg = f"revision {delivery.revision} is older than loaded revision {current[1]}: kept batch {current[0]}"
             log.warning("%s %s: %s", source, day, msg)
-            return LoadOutcome(source, day, "skipped", current[0], delivery.revision, delivery.mode, 0, msg)
+            return LoadOutcome(source, day, "skipped", current[0], delivery.revision, delivery.mode, message=msg)
         zone.verify(delivery)
-        batch_id, rows = _copy_batch(url, zone, delivery, run_id)
+        batch_id, rows, rejected = _copy_batch(url, zone, delivery, run_id)
     except DeliveryRefused as refusal:
         _record_refusal(url, refusal, run_id)
         log.error("%s", refusal)
         raise
-    log.info("%s %s: loaded revision %s as batch %s (%s rows)", source, day, delivery.revision, batch_id, rows)
-    return LoadOutcome(source, day, "loaded", batch_id, delivery.revision, delivery.mode, rows)
+    log.info("%s %s: loaded revision %s as batch %s (%s rows, %s rejected to quarantine)",
+             source, day, delivery.revision, batch_id, rows, rejected)
+    return LoadOutcome(source, day, "loaded", batch_id, delivery.revision, delivery.mode, rows, rejected)
 
 
 def _current_batch(url: str, source: str, extract_date: date) -> tuple[int, int] | None:
@@ -87,10 +90,16 @@ def _record_refusal(url: str, refusal: DeliveryRefused, run_id: str) -> None:
         conn.commit()
 
 
-def _copy_batch(url: str, zone: LandingZone, delivery: Delivery, run_id: str) -> tuple[int, int]:
+def _copy_batch(url: str, zone: LandingZone, delivery: Delivery, run_id: str) -> tuple[int, int, int]:
+    """COPY every file into a temp table, check rows set-wise, split into raw and quarantine.
+
+    All in one transaction with the batch record and the removal of the date's previous batch:
+    a crash at any point leaves the old batch or the new one, never a mix.
+    """
     contract = delivery.contract
     cols = sql.SQL(", ").join(sql.Identifier(c) for c in contract.columns)
     raw_table = sql.Identifier("raw", contract.raw_table)
+    rejects = sql.Identifier("quarantine", f"{delivery.source}_rejects")
     with connect(url) as conn:
         # One loader per (source, date) at a time; a second waits, then replaces.
         conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"load:{delivery.source}:{delivery.extract_date}",))
@@ -100,15 +109,19 @@ def _copy_batch(url: str, zone: LandingZone, delivery: Delivery, run_id: str) ->
             (delivery.source, delivery.extract_date, delivery.revision, delivery.mode, run_id,
              json.dumps([asdict(f) for f in delivery.files]), delivery.rows),
         ).fetchone()[0]
-        conn.execute(
-            sql.SQL("create temp table _incoming (_seq bigserial, {cols}) on commit drop").format(
-                cols=sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(c)) for c in contract.columns)
-            )
-        )
-        total = 0
-        for f in delivery.files:
+        conn.execute(sql.SQL(
+            "create temp table _incoming (_seq bigserial, _file text, _line int, {cols}) on commit drop"
+        ).format(cols=sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(c)) for c in contract.columns)))
+        for i, f in enumerate(delivery.files):
+            # Line numbers as a person reading the file counts them: the header is line 1.
+            first_line = 1 if contract.file_format == "parquet" else 2
+            conn.execute(sql.SQL(
+                "drop sequence if exists pg_temp.{seq}; create temp sequence {seq} start {start};"
+                " alter table _incoming alter column _file set default {file},"
+                " alter column _line set default nextval({seqname})").format(
+                    seq=sql.Identifier(f"_line_{i}"), start=sql.Literal(first_line),
+                    file=sql.Literal(f.name), seqname=sql.Literal(f"pg_temp._line_{i}")))
             path = f"{delivery.folder}/{f.name}"
-            conn.execute("truncate _incoming; alter sequence _incoming__seq_seq restart")
             with conn.cursor() as cur:
                 with cur.copy(sql.SQL("copy _incoming ({cols}) from stdin with ({opts})").format(
                         cols=cols, opts=sql.SQL(_copy_options(contract.file_format, f.encoding)))) as copy:
@@ -118,15 +131,7 @@ def _copy_batch(url: str, zone: LandingZone, delivery: Delivery, run_id: str) ->
                 conn.rollback()
                 raise DeliveryRefused(delivery.source, delivery.extract_date, f.name, "row_count",
                                       f"manifest says {f.rows} rows, file holds {copied}")
-            # Line numbers as a person reading the file counts them: the header is line 1.
-            first_line = 1 if contract.file_format == "parquet" else 2
-            conn.execute(
-                sql.SQL("insert into {raw} (_batch_id, _file, _line, {cols})"
-                        " select %s, %s, _seq - 1 + %s, {cols} from _incoming order by _seq").format(
-                    raw=raw_table, cols=cols),
-                (batch_id, f.name, first_line),
-            )
-            total += copied
+        loaded, rejected = _split(conn, delivery, batch_id, cols, raw_table, rejects)
         # Replace whatever this date held before, in the same transaction: never a mix.
         old = [r[0] for r in conn.execute(
             "update audit.load_batches set status = 'superseded'"
@@ -135,10 +140,48 @@ def _copy_batch(url: str, zone: LandingZone, delivery: Delivery, run_id: str) ->
         if old:
             conn.execute(sql.SQL("delete from {raw} where _batch_id = any(%s)").format(raw=raw_table), (old,))
         conn.execute(
-            "update audit.load_batches set status = 'loaded', rows_loaded = %s, rows_rejected = 0,"
-            " finished_at = now() where batch_id = %s", (total, batch_id))
+            "update audit.load_batches set status = 'loaded', rows_loaded = %s, rows_rejected = %s,"
+            " finished_at = now() where batch_id = %s", (loaded, rejected, batch_id))
         conn.commit()
-    return batch_id, total
+    return batch_id, loaded, rejected
+
+
+def _split(conn, delivery: Delivery, batch_id: int, cols, raw_table, rejects) -> tuple[int, int]:
+    """Good rows to raw, bad rows to quarantine with their reason; returns (loaded, rejected)."""
+    contract = delivery.contract
+    key = sql.SQL(", ").join(sql.Identifier(c) for c in contract.key)
+    row_text = sql.SQL("concat_ws(chr(31), {})").format(
+        sql.SQL(", ").join(sql.SQL("coalesce({}, chr(30))").format(sql.Identifier(c)) for c in contract.columns))
+    conn.execute(sql.SQL("""
+        create temp table _checked on commit drop as
+        with reasoned as (
+            select *, {reason} as _reason, {row_text} as _row from _incoming
+        ),
+        keyed as (
+            select *,
+                   row_number() over (partition by {key}, _row order by _seq) as _copy_no,
+                   min(_row) over (partition by {key}) <> max(_row) over (partition by {key}) as _conflict
+            from reasoned where _reason is null
+        )
+        select _seq, _file, _line, {cols},
+               case when _conflict then 'conflicting_key' when _copy_no > 1 then 'duplicate_row' end as _reason
+        from keyed
+        union all
+        select _seq, _file, _line, {cols}, _reason from reasoned where _reason is not null
+    """).format(reason=reason_expression(delivery.source), row_text=row_text, key=key, cols=cols),
+        {"extract_date": delivery.extract_date})
+    loaded = conn.execute(sql.SQL(
+        "insert into {raw} (_batch_id, _file, _line, {cols})"
+        " select %s, _file, _line, {cols} from _checked where _reason is null order by _seq").format(
+            raw=raw_table, cols=cols), (batch_id,)).rowcount
+    # The original values, column by column, so nothing of a rejected row is lost.
+    original = sql.SQL("jsonb_build_object({})").format(sql.SQL(", ").join(
+        sql.SQL("{}, {}").format(sql.Literal(c), sql.Identifier(c)) for c in contract.columns))
+    rejected = conn.execute(sql.SQL(
+        "insert into {rejects} (_batch_id, _file, _line, reason, original)"
+        " select %s, _file, _line, _reason, {original} from _checked where _reason is not null order by _seq"
+    ).format(rejects=rejects, original=original), (batch_id,)).rowcount
+    return loaded, rejected
 
 
 def _copy_options(file_format: str, encoding: str | None) -> str:

@@ -85,3 +85,58 @@ create table if not exists reference.subdistricts (
 create table if not exists reference.laos (
     lao_code text primary key, lao_name text, lao_type text, province_code text, district_code text
 );
+
+-- Decoding and validity functions shared by the loader's row checks and dbt staging
+-- (one definition of what a valid ID or a Buddhist-Era date is).
+create schema if not exists util;
+
+create or replace function util.national_id_ok(v text) returns boolean
+language sql immutable parallel safe as $$
+    select v ~ '^[0-8][0-9]{12}$' and (11 - (
+        substr(v, 1, 1)::int * 13 + substr(v, 2, 1)::int * 12 + substr(v, 3, 1)::int * 11
+        + substr(v, 4, 1)::int * 10 + substr(v, 5, 1)::int * 9 + substr(v, 6, 1)::int * 8
+        + substr(v, 7, 1)::int * 7 + substr(v, 8, 1)::int * 6 + substr(v, 9, 1)::int * 5
+        + substr(v, 10, 1)::int * 4 + substr(v, 11, 1)::int * 3 + substr(v, 12, 1)::int * 2
+    ) % 11) % 10 = substr(v, 13, 1)::int
+$$;
+
+create or replace function util.make_date_or_null(y int, m int, d int) returns date
+language sql immutable parallel safe as $$
+    select case when y between 1 and 9999 and m between 1 and 12 and d >= 1
+                 and d <= extract(day from (make_date(y, m, 1) + interval '1 month - 1 day'))
+                then make_date(y, m, d) end
+$$;
+
+-- ISO yyyy-mm-dd
+create or replace function util.iso_date(v text) returns date
+language sql immutable parallel safe as $$
+    select case when v ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}$' then
+        util.make_date_or_null(substr(v, 1, 4)::int, substr(v, 6, 2)::int, substr(v, 9, 2)::int) end
+$$;
+
+-- Buddhist-Era dd/mm/yyyy (enrolment birth_date)
+create or replace function util.be_dmy_date(v text) returns date
+language sql immutable parallel safe as $$
+    select case when v ~ '^[0-9]{2}/[0-9]{2}/[0-9]{4}$' then
+        util.make_date_or_null(substr(v, 7, 4)::int - 543, substr(v, 4, 2)::int, substr(v, 1, 2)::int) end
+$$;
+
+-- Buddhist-Era YYYYMMDD (registry). MARTS.md "Birth date": unknown month 00 -> 1 July; known month
+-- with unknown day 00 -> the 15th. The caller decides whether 00 parts are allowed.
+create or replace function util.be_ymd_date(v text) returns date
+language sql immutable parallel safe as $$
+    select case
+        when v !~ '^[0-9]{8}$' then null
+        when substr(v, 5, 2) = '00' then util.make_date_or_null(substr(v, 1, 4)::int - 543, 7, 1)
+        when substr(v, 7, 2) = '00' then util.make_date_or_null(substr(v, 1, 4)::int - 543, substr(v, 5, 2)::int, 15)
+        else util.make_date_or_null(substr(v, 1, 4)::int - 543, substr(v, 5, 2)::int, substr(v, 7, 2)::int)
+    end
+$$;
+
+-- quarantine: rows that broke the contract, with where they came from and why.
+create table if not exists quarantine.enrolment_rejects (
+    _batch_id bigint not null, _file text not null, _line int not null, reason text not null,
+    original jsonb not null, rejected_at timestamptz not null default now()
+);
+create table if not exists quarantine.welfare_rejects (like quarantine.enrolment_rejects including all);
+create table if not exists quarantine.registry_rejects (like quarantine.enrolment_rejects including all);
