@@ -21,11 +21,13 @@ POLICY_NAMES = (
     "chronic_absence_days",
     "preprimary_age_min",
     "preprimary_age_max",
+    "oos_jump_tolerance",
+    "oos_jump_min_children",
 )
 
 
 @cache
-def policy(project_dir: Path = DBT_PROJECT_DIR) -> dict[str, int]:
+def policy(project_dir: Path = DBT_PROJECT_DIR) -> dict[str, int | float]:
     """The policy numbers by MARTS.md name (defaults of this code version)."""
     vars_ = yaml.safe_load((project_dir / "dbt_project.yml").read_text())["vars"]
     return {name: vars_[name] for name in POLICY_NAMES}
