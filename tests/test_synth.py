@@ -398,14 +398,45 @@ def test_truth_poverty_boundary(truth):
 
 def test_truth_files_and_clean_faults(landing):
     faults = (landing / "_truth" / "faults.csv").read_text("utf-8")
-    assert faults == "file,line,kind\n"
+    assert faults == "source,extract_date,file,line,kind\n"
     summary = json.loads((landing / "_truth" / "summary.json").read_text("utf-8"))
     assert summary["faults"] == "clean" and len(summary["per_day"]) == DAYS
+    # written day by day: no row group mixes two days
+    meta = pq.ParquetFile(landing / "_truth" / "child_truth.parquet")
+    for i in range(meta.num_row_groups):
+        assert pq.ParquetFile(landing / "_truth" / "child_truth.parquet").read_row_group(
+            i, columns=["as_of_date"]).column(0).unique().__len__() == 1
 
 
-def test_other_fault_profiles_are_refused_clearly(tmp_path):
-    with pytest.raises(NotImplementedError, match="clean"):
-        generate(tmp_path, children=10, days=1, faults="default")
+def test_unknown_fault_profile_is_refused_clearly(tmp_path):
+    with pytest.raises(ValueError, match="clean"):
+        generate(tmp_path, children=10, days=1, faults="nasty")
+
+
+def test_progress_is_called_as_the_cli_draws_it(tmp_path):
+    calls = []
+    generate(tmp_path, children=50, days=2, seed=1, progress=lambda *a: calls.append(a))
+    assert calls == [(START, 1, 2), (START + timedelta(days=1), 2, 2)]
+
+
+def test_extreme_poverty_varies_between_provinces(tmp_path):
+    """Extremely poor share of screened children: a few % in Bangkok, up to ~45 % in the poorest
+    provinces (Mae Hong Son, Tak, the deep South)."""
+    generate(tmp_path, children=25000, start=START, days=1, seed=7)
+    rows = pq.read_table(tmp_path / "_truth" / "child_truth.parquet",
+                         columns=["province_code", "poverty_level"]).to_pylist()
+    screened, extreme = Counter(), Counter()
+    for r in rows:
+        if r["poverty_level"] != "UNSCREENED":
+            screened[r["province_code"]] += 1
+            extreme[r["province_code"]] += r["poverty_level"] == "EXTREMELY_POOR"
+    share = {p: extreme[p] / n for p, n in screened.items() if n >= 60}
+    assert len(share) > 40
+    assert min(share.values()) <= 0.06 and share["10"] <= 0.06
+    assert 0.30 <= max(share.values()) <= 0.60
+    assert share["63"] >= 0.25
+    national = sum(extreme.values()) / sum(screened.values())
+    assert 0.07 <= national <= 0.18
 
 
 # --- reference ------------------------------------------------------------------------------

@@ -16,15 +16,22 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 
+from equity.synth.faults import (
+    EMPTY_PLAN,
+    FAULT_KINDS,
+    FAULT_LOG_COLUMNS,
+    FAULT_PROFILES,
+    FaultProfile,
+    fault_profile,
+)
 from equity.synth.geography import Reference, build_reference, load_reference, write_reference
 from equity.synth.model import SnapRow
 from equity.synth.params import Params
 from equity.synth.thaidates import term_of
 
-__all__ = ["FAULT_PROFILES", "Params", "Reference", "build_reference", "generate", "load_reference",
+__all__ = ["FAULT_KINDS", "FAULT_PROFILES", "FaultProfile", "Params", "Reference", "build_reference", "generate", "load_reference",
            "write_reference"]
 
-FAULT_PROFILES = ("clean",)
 
 
 def snapshot_rows(w, today: date) -> list[SnapRow]:
@@ -43,26 +50,25 @@ def snapshot_rows(w, today: date) -> list[SnapRow]:
 
 
 def generate(out: Path, children: int = 2000, start: date = date(2026, 11, 20), days: int = 5,
-             seed: int = 7, faults: str = "clean",
-             progress: Callable[[int, int, date], None] | None = None,
+             seed: int = 7, faults: str | FaultProfile = "clean",
+             progress: Callable[[date, int, int], None] | None = None,
              params: Params | None = None, reference: Path | None = None) -> dict:
     """Simulate `children` persons aged 0-24 for `days` days from `start` and write every
     delivery plus the ground truth under `out`. Returns the summary (also in _truth/summary.json).
 
-    `progress(done_days, total_days, extract_date)` is called after each day.
+    `faults`: a profile name (`clean`, `default`) or a `FaultProfile`.
+    `progress(extract_date, done_days, total_days)` is called after each day.
     `reference` is a folder with subdistricts.csv and laos.csv (default: the shipped set).
     """
     from equity.policy import policy
     from equity.synth import writers
     from equity.synth.dynamics import step
+    from equity.synth.faults import FaultInjector
     from equity.synth.population import populate
-    from equity.synth.truth import Delivered, write_truth
+    from equity.synth.truth import Delivered, TruthWriter
     from equity.synth.world import World
 
-    if faults != "clean":
-        raise NotImplementedError(
-            f"fault profile {faults!r} is not implemented yet: only 'clean' is "
-            "(see the TODO in docs/generator.md)")
+    profile = fault_profile(faults)
     if children < 1 or days < 1:
         raise ValueError("children and days must be at least 1")
     out = Path(out)
@@ -71,43 +77,91 @@ def generate(out: Path, children: int = 2000, start: date = date(2026, 11, 20), 
     pol = dict(policy())
     w = World(p, ref, pol, seed, start)
     populate(w, children)
+    injector = FaultInjector(profile, seed, days, ref)
     delivered = Delivered(ref, pol)
-    truth_rows: list[dict] = []
-    per_day = []
-    for i in range(days):
-        today = start + timedelta(days=i)
-        if i > 0:
-            step(w, today, i, days)
-        mode = "full" if i == 0 else "delta"
-        snap = snapshot_rows(w, today)
-        writers.write_enrolment(out, today, snap, p.min_enrolment_parts, p.min_dla_parts,
-                                p.max_part_rows)
-        writers.write_welfare(out, today, w.today_welfare, mode,
-                              p.min_full_parts if i == 0 else 1, p.max_part_rows)
-        writers.write_registry(out, today, w.today_registry, mode,
-                               p.min_full_parts if i == 0 else 1, p.max_part_rows)
-        delivered.load_registry(today, w.today_registry)
-        delivered.load_enrolment(today, snap)
-        delivered.load_welfare(today, w.today_welfare)
-        rows = delivered.child_rows(today)
-        truth_rows.extend(rows)
-        per_day.append(_day_summary(today, rows, len(snap), len(w.today_welfare),
-                                    len(w.today_registry)))
-        if progress is not None:
-            progress(i + 1, days, today)
-
     truth_dir = out / "_truth"
     truth_dir.mkdir(parents=True, exist_ok=True)
-    write_truth(truth_dir, truth_rows)
-    with open(truth_dir / "faults.csv", "w", encoding="utf-8", newline="") as f:
-        csv.writer(f, lineterminator="\n").writerow(("file", "line", "kind"))
+    truth = TruthWriter(truth_dir / "child_truth.parquet")
+    fault_file = open(truth_dir / "faults.csv", "w", encoding="utf-8", newline="")  # noqa: SIM115
+    fault_log = csv.writer(fault_file, lineterminator="\n")
+    fault_log.writerow(FAULT_LOG_COLUMNS)
+    carry_registry: list = []   # rows of refused registry deltas, re-delivered with the next one
+    carry_welfare: dict = {}    # screening_id -> latest row of refused welfare deltas
+    per_day = []
+    try:
+        for i in range(days):
+            today = start + timedelta(days=i)
+            if i > 0:
+                step(w, today, i, days)
+            snap = snapshot_rows(w, today)
+            registry_rows = carry_registry + w.today_registry
+            for s in w.today_welfare:
+                carry_welfare.pop(s.screening_id, None)
+                carry_welfare[s.screening_id] = s
+            welfare_rows = list(carry_welfare.values())
+            counts = {}
+            for source, rows in (("enrolment", snap), ("welfare", welfare_rows),
+                                 ("registry", registry_rows)):
+                fault = injector.delivery_fault(source, i)
+                fmt = {"enrolment": writers.enrolment_values, "welfare": writers.welfare_values,
+                       "registry": writers.registry_values}[source]
+                plan = injector.row_plan(source, i, today, rows, fmt) if fault is None else EMPTY_PLAN
+                log: list = []
+                if source == "enrolment":
+                    files = writers.write_enrolment(out, today, rows, p.min_enrolment_parts,
+                                                    p.min_dla_parts, p.max_part_rows, plan, log)
+                    mode = "snapshot"
+                else:
+                    write = writers.write_welfare if source == "welfare" else writers.write_registry
+                    files = write(out, today, rows, p.min_full_parts if i == 0 else 1,
+                                  p.max_part_rows, plan, log)
+                    mode = "full" if i == 0 else "delta"
+                folder = out / source / today.isoformat()
+                if fault is not None:
+                    name = injector.apply_delivery_fault(fault, source, today, folder, files)
+                    if name is None:  # could not be applied (e.g. no file fails to decode)
+                        fault = None
+                        plan = EMPTY_PLAN
+                    else:
+                        fault_log.writerow((source, today.isoformat(), name, "", fault))
+                if fault != "manifest_missing":
+                    writers.write_manifest(folder, source, today, mode, files)
+                for name, line, kind in log:
+                    fault_log.writerow((source, today.isoformat(), name, line, kind))
+                counts[source] = sum(f["rows"] for f in files)
+                if fault is not None:  # refused: nothing loads; deltas come again tomorrow
+                    if source == "registry":
+                        carry_registry = registry_rows
+                    continue
+                survivors = plan.survivors(rows)
+                if source == "enrolment":
+                    delivered.load_enrolment(today, survivors)
+                elif source == "welfare":
+                    delivered.load_welfare(today, survivors)
+                    carry_welfare = {}
+                else:
+                    delivered.load_registry(today, survivors)
+                    carry_registry = []
+            stats = _DayStats()
+            for row in truth.write_day(delivered.iter_child_rows(today)):
+                stats.add(row)
+            per_day.append(stats.summary(today, counts))
+            del snap, registry_rows, welfare_rows
+            if progress is not None:
+                progress(today, i + 1, days)
+    finally:
+        truth.close()
+        fault_file.close()
+
     summary = {
-        "seed": seed, "start": start.isoformat(), "days": days, "faults": faults,
+        "seed": seed, "start": start.isoformat(), "days": days, "faults": profile.name,
         "persons": len(w.persons), "households": len(w.households), "schools": len(w.schools),
         "schools_by_affiliation": dict(sorted(Counter(s.affiliation for s in w.schools.values())
                                               .items())),
         "g_code_persons": sum(pp.id_type == "G_CODE" for pp in w.persons.values()),
         "events": dict(sorted(w.counts.items())),
+        "fault_counts": {k: injector.counts[k] for k in profile.kinds()},
+        "delivery_faults": injector.details,
         "policy": pol,
         "per_day": per_day,
     }
@@ -116,19 +170,33 @@ def generate(out: Path, children: int = 2000, start: date = date(2026, 11, 20), 
     return summary
 
 
-def _day_summary(today: date, rows: list[dict], enrolment_rows: int, welfare_rows: int,
-                 registry_rows: int) -> dict:
-    status = Counter(r["education_status"] for r in rows)
-    reasons = Counter(r["out_of_school_reason"] for r in rows if r["out_of_school_reason"])
-    poverty = Counter(r["poverty_level"] for r in rows)
-    return {
-        "as_of_date": today.isoformat(),
-        "delivered_rows": {"enrolment": enrolment_rows, "welfare": welfare_rows,
-                           "registry": registry_rows},
-        "children": len(rows),
-        "education_status": dict(sorted(status.items())),
-        "out_of_school_reason": dict(sorted(reasons.items())),
-        "poverty_level": dict(sorted(poverty.items())),
-        "priority": sum(r["is_priority"] for r in rows),
-        "laos_with_children": len({r["lao_code"] for r in rows}),
-    }
+class _DayStats:
+    """The day's summary counters, fed one truth row at a time."""
+
+    def __init__(self) -> None:
+        self.children = self.priority = 0
+        self.status: Counter[str] = Counter()
+        self.reasons: Counter[str] = Counter()
+        self.poverty: Counter[str] = Counter()
+        self.laos: set[str] = set()
+
+    def add(self, r: dict) -> None:
+        self.children += 1
+        self.status[r["education_status"]] += 1
+        if r["out_of_school_reason"]:
+            self.reasons[r["out_of_school_reason"]] += 1
+        self.poverty[r["poverty_level"]] += 1
+        self.priority += r["is_priority"]
+        self.laos.add(r["lao_code"])
+
+    def summary(self, today: date, delivered_rows: dict) -> dict:
+        return {
+            "as_of_date": today.isoformat(),
+            "delivered_rows": delivered_rows,
+            "children": self.children,
+            "education_status": dict(sorted(self.status.items())),
+            "out_of_school_reason": dict(sorted(self.reasons.items())),
+            "poverty_level": dict(sorted(self.poverty.items())),
+            "priority": self.priority,
+            "laos_with_children": len(self.laos),
+        }

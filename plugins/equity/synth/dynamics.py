@@ -6,7 +6,7 @@ import dataclasses
 from datetime import date, timedelta
 from decimal import Decimal
 
-from equity.synth.population import household_means, new_person
+from equity.synth.population import REGISTRY_MAX_AGE, household_means, new_person
 from equity.synth.thaidates import age_on, be_compact, is_school_day, term_of
 from equity.synth.world import NEXT_GRADE, TERMINAL_GRADES, World, grade_for_age
 
@@ -103,6 +103,15 @@ def absences(w: World, today: date) -> None:
 
 # --- registry --------------------------------------------------------------------------------
 
+def reg_ok(person, today: date) -> bool:
+    """A registry row for this person today passes the loader's age check (0-24), by the registry's
+    birth date (as the rules fill its 00 parts) and by the true one (a CORRECTION writes it)."""
+    from equity.synth.truth import registry_birth_date
+
+    return age_on(person.birth, today) <= REGISTRY_MAX_AGE and \
+        age_on(registry_birth_date(person.reg_birth), today) <= REGISTRY_MAX_AGE
+
+
 def _random_person(w: World, accept) -> object | None:
     for _ in range(200):
         person = w.persons[w.rng.choice(w.person_ids)]
@@ -124,8 +133,8 @@ def birth(w: World, today: date) -> None:
 
 
 def death(w: World, today: date) -> None:
-    person = _random_person(w, lambda p: (p.in_registry and p.reg_address) or
-                            bool(w.enrolled_records(p.pid)))
+    person = _random_person(w, lambda p: (p.in_registry and p.reg_address and reg_ok(p, today)) or
+                            (not (p.in_registry and p.reg_address) and bool(w.enrolled_records(p.pid))))
     if person is None:
         return
     person.alive = False
@@ -147,7 +156,7 @@ def deceased(w: World, today: date, pid: str) -> None:
 
 
 def move(w: World, today: date) -> None:
-    person = _random_person(w, lambda p: p.in_registry and p.reg_address)
+    person = _random_person(w, lambda p: p.in_registry and p.reg_address and reg_ok(p, today))
     if person is None:
         return
     w.registry_event(person, "MOVE_OUT", today)
@@ -174,7 +183,7 @@ def move(w: World, today: date) -> None:
 
 def move_in(w: World, today: date, pid: str, sub: str, house: str) -> None:
     person = w.persons[pid]
-    if not person.alive or person.reg_address:
+    if not person.alive or person.reg_address or not reg_ok(person, today):
         return
     person.house_id = house
     person.reg_address = True
@@ -182,7 +191,7 @@ def move_in(w: World, today: date, pid: str, sub: str, house: str) -> None:
 
 
 def registry_correction(w: World, today: date) -> None:
-    person = _random_person(w, lambda p: p.in_registry and p.reg_address)
+    person = _random_person(w, lambda p: p.in_registry and p.reg_address and reg_ok(p, today))
     if person is None:
         return
     right = be_compact(person.birth)
@@ -223,7 +232,11 @@ def dropout(w: World, today: date) -> None:
     rec = w.random_enrolled(accept)
     if rec is None:
         return
-    if w.rng.random() < w.p.dropout_status_share:
+    vanish = w.rng.random() >= w.p.dropout_status_share
+    if not w.counts["enrolment_VANISHED"] and \
+            w.counts["enrolment_DROPPED_OUT"] >= w.p.min_events_per_kind // 2:
+        vanish = True  # a small run shows both kinds of drop-out
+    if not vanish:
         rec.status, rec.status_date = "DROPPED_OUT", today
         w.counts["enrolment_DROPPED_OUT"] += 1
     else:  # vanishes from the roster without a status change

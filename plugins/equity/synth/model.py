@@ -1,4 +1,7 @@
-"""The simulation's records. Delivered records are frozen: what a source said on a date stays."""
+"""The simulation's records. Delivered records are frozen: what a source said on a date stays.
+
+All use `__slots__` (no per-object `__dict__`): at national scale there are tens of millions.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ from datetime import date
 from decimal import Decimal
 
 
-@dataclass
+@dataclass(slots=True)
 class Household:
     hh_id: str
     subdistrict: str
@@ -30,7 +33,7 @@ class Household:
         return self.adults + len(self.members)
 
 
-@dataclass
+@dataclass(slots=True)
 class Person:
     pid: str
     id_type: str            # NATIONAL_ID | G_CODE
@@ -51,7 +54,7 @@ class Person:
     disability: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class School:
     code: str
     name: str
@@ -60,7 +63,7 @@ class School:
     kind: str               # primary | secondary | vocational | nonformal | private
 
 
-@dataclass
+@dataclass(slots=True)
 class EnrolRecord:
     """A live roster line (mutable while the term runs)."""
     person_id: str
@@ -73,7 +76,7 @@ class EnrolRecord:
     home_subdistrict: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SnapRow:
     """One enrolment row as delivered in a snapshot."""
     person_id: str
@@ -95,7 +98,7 @@ class SnapRow:
     days_absent: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RegistryEvent:
     pid: str
     birth_date: str         # YYYYMMDD BE, may contain 00
@@ -110,7 +113,7 @@ class RegistryEvent:
     father_pid: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Screening:
     screening_id: str
     person_id: str

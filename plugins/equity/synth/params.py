@@ -50,6 +50,9 @@ class Params:
     boundary_exact_share: float = 0.02   # income per capita exactly the poverty line
     boundary_cent_share: float = 0.01    # per capita = line + 0.01
     boundary_round_share: float = 0.01   # income = line * size + 0.01 (per capita rounds to line)
+    # poor households in the poorest provinces (Mae Hong Son, Tak, the deep South): each
+    # deprivation this many times likelier (capped at 0.95)
+    remote_deprivation_factor: float = 1.8
     # --- daily dynamics (per person / record / screening per day) ----------------------------
     min_events_per_kind: int = 8         # floor over the whole run, spread over its first days
     birth_rate: float = 0.0001

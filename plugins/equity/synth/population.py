@@ -12,6 +12,7 @@ from equity.synth.world import (
     BORDER_PROVINCES,
     KHM_BORDER,
     LAO_BORDER,
+    REMOTE_POOR_PROVINCES,
     TAK,
     TERMINAL_GRADES,
     World,
@@ -44,19 +45,24 @@ def household_means(w: World, hh: Household, province: str) -> None:
         if rng.random() < 0.02:
             income = Decimal("0.00")  # no income at all: exists in the means test
     poor = income <= line * size
+    k = p.remote_deprivation_factor if poor and province in REMOTE_POOR_PROVINCES else 1.0
+
+    def chance(if_poor: float, otherwise: float) -> float:
+        return min(0.95, if_poor * k) if poor else otherwise
+
     hh.income = income
-    hh.electricity = not rng.random() < (0.08 if poor else 0.02)
-    hh.clean_water = not rng.random() < (0.30 if poor else 0.10)
-    hh.housing = "INFORMAL" if rng.random() < (0.20 if poor else 0.05) else rng.choices(
+    hh.electricity = not rng.random() < chance(0.08, 0.02)
+    hh.clean_water = not rng.random() < chance(0.30, 0.10)
+    hh.housing = "INFORMAL" if rng.random() < chance(0.20, 0.05) else rng.choices(
         ("OWN", "RENT", "RELATIVE"), (0.6, 0.25, 0.15))[0]
-    if rng.random() < (0.35 if poor else 0.12):
+    if rng.random() < chance(0.35, 0.12):
         hh.farm_land, hh.vehicle = False, "NONE"
     else:
         hh.farm_land = rng.random() < 0.5
         hh.vehicle = rng.choices(("MOTORBIKE", "CAR", "TRUCK", "NONE"), (0.6, 0.2, 0.1, 0.1))[0]
         if not hh.farm_land and hh.vehicle == "NONE":
             hh.vehicle = "MOTORBIKE"
-    if rng.random() < (0.40 if poor else 0.20):
+    if rng.random() < chance(0.40, 0.20):
         hh.caregiver = rng.choices(("GRANDPARENTS", "RELATIVES", "OTHER", "NONE"),
                                    (0.6, 0.25, 0.1, 0.05))[0]
     else:
@@ -64,8 +70,23 @@ def household_means(w: World, hh: Household, province: str) -> None:
     hh.welfare_card = rng.random() < (0.55 if poor else 0.15)
 
 
+REGISTRY_MAX_AGE = 24  # the registry feed holds persons aged 0-24 (EXTRACTS.md)
+
+
 def registry_birth(w: World, birth: date) -> str:
-    """The registry's birth date: usually right, sometimes with 00 parts or a (fixable) error."""
+    """The registry's birth date: usually right, sometimes with 00 parts or a (fixable) error.
+    Never one that the loader would reject: as filled by the rules (00 month -> 1 July, 00 day ->
+    the 15th) it is not after the first extract date and gives an age of 0-24 on it."""
+    from equity.synth.truth import registry_birth_date
+
+    value = _registry_birth(w, birth)
+    filled = registry_birth_date(value)
+    if filled > w.start or not 0 <= age_on(filled, w.start) <= REGISTRY_MAX_AGE:
+        return be_compact(birth)
+    return value
+
+
+def _registry_birth(w: World, birth: date) -> str:
     r = w.rng.random()
     p = w.p
     by = birth.year + 543

@@ -7,7 +7,7 @@ then applies docs/rules.md step by step, in plain Python.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -46,20 +46,14 @@ def registry_birth_date(be_yyyymmdd: str) -> date:
     return date(year, month, day or 15)
 
 
-@dataclass(frozen=True)
-class _RegKey:
-    event_date: date
-    extract_date: date
-    seq: int
-
-
 class Delivered:
     """What the three sources have delivered so far, kept as the rules need it."""
 
     def __init__(self, ref: Reference, pol: dict[str, int]):
         self.ref = ref
         self.pol = pol
-        self.registry: dict[str, list[tuple[_RegKey, RegistryEvent]]] = {}
+        # pid -> [((event_date, extract_date, line seq), event)]
+        self.registry: dict[str, list[tuple[tuple[date, date, int], RegistryEvent]]] = {}
         self._seq = 0
         self.latest_snapshot: dict[str, list[SnapRow]] = {}
         self.last_seen: dict[str, list[SnapRow]] = {}  # person -> rows of the latest snapshot with them
@@ -70,7 +64,7 @@ class Delivered:
     def load_registry(self, extract_date: date, events: list[RegistryEvent]) -> None:
         for e in events:  # file order = line order (parts are in name order)
             self._seq += 1
-            self.registry.setdefault(e.pid, []).append((_RegKey(e.event_date, extract_date, self._seq), e))
+            self.registry.setdefault(e.pid, []).append(((e.event_date, extract_date, self._seq), e))
 
     def load_enrolment(self, extract_date: date, rows: list[SnapRow]) -> None:
         snapshot: dict[str, list[SnapRow]] = {}
@@ -91,7 +85,7 @@ class Delivered:
         counted = [(k, e) for k, e in self.registry.get(pid, ()) if e.event_date <= as_of]
         if not counted:
             return None
-        return max(counted, key=lambda ke: (ke[0].event_date, ke[0].extract_date, ke[0].seq))[1]
+        return max(counted, key=lambda ke: ke[0])[1]
 
     def _current_screenings(self, as_of: date) -> dict[str, Screening]:
         valid = self.pol["screening_valid_days"]
@@ -105,15 +99,17 @@ class Delivered:
         return best
 
     def child_rows(self, as_of: date) -> list[dict]:
-        pol = self.pol
+        return list(self.iter_child_rows(as_of))
+
+    def iter_child_rows(self, as_of: date) -> Iterator[dict]:
+        """The children on `as_of`, by person_id, one dict at a time."""
+        lo, hi = self.pol["child_age_min"], self.pol["child_age_max"]
         screenings = self._current_screenings(as_of)
-        rows = []
-        for pid in sorted(set(self.registry) | set(self.latest_snapshot)):
+        for pid in sorted(self.registry.keys() | self.latest_snapshot.keys()):
             row = self._child(pid, as_of, screenings.get(pid))
             if row is not None:
-                rows.append(row)
-        assert all(pol["child_age_min"] <= r["age"] <= pol["child_age_max"] for r in rows)
-        return rows
+                assert lo <= row["age"] <= hi
+                yield row
 
     def _child(self, pid: str, as_of: date, screening: Screening | None) -> dict | None:
         pol = self.pol
@@ -225,3 +221,28 @@ class Delivered:
 def write_truth(folder, rows: list[dict]) -> None:
     table = pa.Table.from_pylist(rows, schema=TRUTH_SCHEMA)
     pq.write_table(table, folder / "child_truth.parquet")
+
+
+class TruthWriter:
+    """`_truth/child_truth.parquet` written day by day: one file, row groups of at most `batch`
+    rows, a day's rows never share a row group with another day's. Memory: one batch of dicts."""
+
+    def __init__(self, path, batch: int = 100_000):
+        self.path = path
+        self.batch = batch
+        self.writer = pq.ParquetWriter(path, TRUTH_SCHEMA)
+
+    def write_day(self, rows: Iterable[dict]) -> Iterator[dict]:
+        """Write the rows and pass each through (for the day's summary counters)."""
+        buf: list[dict] = []
+        for r in rows:
+            buf.append(r)
+            yield r
+            if len(buf) >= self.batch:
+                self.writer.write_table(pa.Table.from_pylist(buf, schema=TRUTH_SCHEMA))
+                buf = []
+        if buf:
+            self.writer.write_table(pa.Table.from_pylist(buf, schema=TRUTH_SCHEMA))
+
+    def close(self) -> None:
+        self.writer.close()
