@@ -1,7 +1,8 @@
 """equity_nightly: one night of the warehouse for logical date D (Asia/Bangkok).
 
 For each source: verify the delivery and COPY it into raw -> gate it with its GX suite.
-Then dbt build -> gate the marts -> close the run record. The logic lives in the `equity`
+Then dbt build into marts_build -> gate the marts -> publish the night into `marts` atomically
+(write-audit-publish) -> close the run record. The logic lives in the `equity`
 package (plugins/equity/pipeline.py); this file only wires tasks. No database calls at parse time.
 """
 
@@ -85,12 +86,19 @@ def equity_nightly():
         ctx = get_current_context()
         return pipeline.gate_marts(_as_of(ctx), ctx["run_id"])
 
-    @task(trigger_rule="all_done")
-    def finish(gates: list, marts_gate: dict | None) -> dict:
+    @task
+    def publish(marts_gate: dict) -> dict:
         from equity import pipeline
 
         ctx = get_current_context()
-        summary = pipeline.finish_run(_as_of(ctx), ctx["run_id"], list(gates), marts_gate)
+        return pipeline.publish(_as_of(ctx), ctx["run_id"], marts_gate)
+
+    @task(trigger_rule="all_done")
+    def finish(gates: list, marts_gate: dict | None, published: dict | None) -> dict:
+        from equity import pipeline
+
+        ctx = get_current_context()
+        summary = pipeline.finish_run(_as_of(ctx), ctx["run_id"], list(gates), marts_gate, published)
         if summary["status"] == "failed":
             # Recorded in audit.pipeline_runs first; then the run itself shows red.
             raise AirflowFailException(f"night {_as_of(ctx)} not published: {summary}")
@@ -99,7 +107,7 @@ def equity_nightly():
     started = start()
     gates = [source_group(source, started) for source in SOURCES]
     marts_gate = gate_marts(transform(started, gates))
-    finish(gates, marts_gate)
+    finish(gates, marts_gate, publish(marts_gate))
 
 
 equity_nightly()

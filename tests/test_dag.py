@@ -26,7 +26,7 @@ def test_dag_parses_without_database_and_quickly(tmp_path):
     assert float(out.stdout.strip().splitlines()[-1]) < 2.0
 
 
-def test_dag_wires_every_source_then_transform_gate_finish():
+def test_dag_wires_every_source_then_transform_gate_publish_finish():
     from equity.orchestrate import load_dag, prepare_airflow
 
     prepare_airflow()
@@ -37,5 +37,8 @@ def test_dag_wires_every_source_then_transform_gate_finish():
         assert dag.get_task(f"{source}.load").upstream_task_ids == {"start"}
         assert dag.get_task(f"{source}.gate").downstream_task_ids == {"transform", "finish"}
     assert dag.get_task("gate_marts").upstream_task_ids == {"transform"}
+    # write-audit-publish: nothing reaches `marts` but through publish, after the marts gate
+    assert dag.get_task("publish").upstream_task_ids == {"gate_marts"}
+    assert dag.get_task("finish").upstream_task_ids >= {"publish", "gate_marts"}
     assert dag.timezone.name == "Asia/Bangkok"
     assert dag.max_active_runs == 1

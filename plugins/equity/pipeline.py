@@ -23,7 +23,8 @@ from equity.warehouse import bootstrap, connect, warehouse_url
 
 log = logging.getLogger(__name__)
 
-MARTS = ("child_equity_profile", "municipality_equity_summary")
+# Marts with a GX suite of their own (expectations/marts/); all marts are published.
+GATED_MARTS = ("child_equity_profile", "municipality_equity_summary")
 
 
 def code_version() -> str:
@@ -80,25 +81,37 @@ def transform(as_of: date, run_id: str) -> dict:
 
 
 def gate_marts(as_of: date, run_id: str) -> dict:
+    """Gate the night's rows in the build schema, before anything is published."""
     from equity.gates import validate_mart
+    from equity.publish import BUILD_SCHEMA
 
     url = warehouse_url()
-    out = {}
-    for mart in MARTS:
-        outcome = validate_mart(url, "marts", mart, as_of, run_id)
-        out[mart] = outcome.status
-    return out
+    return {mart: validate_mart(url, BUILD_SCHEMA, mart, as_of, run_id).status for mart in GATED_MARTS}
 
 
-def finish_run(as_of: date, run_id: str, sources: list[dict], marts_gate: dict | None) -> dict:
+class NotPublished(RuntimeError):
+    pass
+
+
+def publish(as_of: date, run_id: str, marts_gate: dict) -> dict:
+    """Publish the night into `marts` unless a mart gate blocked it (then the previous night stays)."""
+    from equity.publish import publish as publish_night
+
+    blocked = sorted(m for m, status in marts_gate.items() if status == "blocked")
+    if blocked:
+        raise NotPublished(f"{as_of} not published: mart gate blocked {blocked}; `marts` keeps the last good night")
+    return publish_night(warehouse_url(), as_of, run_id)
+
+
+def finish_run(as_of: date, run_id: str, sources: list[dict], marts_gate: dict | None,
+               published: dict | None) -> dict:
     """Close the run record: status, revisions, gate outcomes, counts per layer.
 
     `sources` holds each source's gate result in SOURCES order; None where that task failed.
     """
     sources = [s or {"source": name, "status": "task_failed"} for name, s in zip(CONTRACTS, sources)]
     degraded = [s for s in sources if s.get("status") not in ("passed", "warned")]
-    blocked_marts = [m for m, s in (marts_gate or {}).items() if s == "blocked"]
-    status = "failed" if blocked_marts or marts_gate is None else ("degraded" if degraded else "success")
+    status = "failed" if published is None else ("degraded" if degraded else "success")
     url = warehouse_url()
     with connect(url) as conn:
         counts = {
@@ -111,7 +124,7 @@ def finish_run(as_of: date, run_id: str, sources: list[dict], marts_gate: dict |
             },
             "children": conn.execute(
                 "select count(*) from marts.child_equity_profile where as_of_date = %s", (as_of,)
-            ).fetchone()[0] if marts_gate is not None else None,
+            ).fetchone()[0] if published is not None else None,
         }
         revisions = dict(conn.execute(
             "select source, revision from audit.load_batches where extract_date = %s and status = 'loaded'",
