@@ -9,7 +9,7 @@ package (plugins/equity/pipeline.py); this file only wires tasks. No database ca
 from __future__ import annotations
 
 import pendulum
-from airflow.exceptions import AirflowFailException
+from airflow.sdk.exceptions import AirflowFailException
 from airflow.sdk import CronDataIntervalTimetable, dag, task, task_group
 
 from equity.contracts import SOURCES
