@@ -9,8 +9,8 @@ package (plugins/equity/pipeline.py); this file only wires tasks. No database ca
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk.exceptions import AirflowFailException
 from airflow.sdk import CronDataIntervalTimetable, dag, task, task_group
+from airflow.sdk.exceptions import AirflowFailException
 
 from equity.contracts import SOURCES
 

@@ -21,7 +21,7 @@ def test_dag_parses_without_database_and_quickly(tmp_path):
     )
     # Import Airflow first (its own start-up is not the DAG's cost), then time the DAG file alone.
     out = subprocess.run([sys.executable, "-c", "import airflow.sdk; " + code], env=env,
-                         capture_output=True, text=True, timeout=120)
+                         capture_output=True, text=True, timeout=120, check=False)
     assert out.returncode == 0, out.stderr[-2000:]
     assert float(out.stdout.strip().splitlines()[-1]) < 2.0
 

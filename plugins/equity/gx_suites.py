@@ -165,6 +165,6 @@ def _entry(path: Path, i: int, raw: Any) -> SuiteEntry:
         try:
             query.format(batch="b")
         except (KeyError, IndexError, ValueError) as exc:
-            raise SuiteError(f"{where} ({label}): braces other than {{batch}} must be doubled: {exc}")
+            raise SuiteError(f"{where} ({label}): braces other than {{batch}} must be doubled: {exc}") from None
     return SuiteEntry(expectation=name, kwargs=kwargs, severity=severity, why=why.strip(),
                       label=label, column=column)

@@ -15,7 +15,6 @@ from datetime import date
 
 from psycopg import sql
 
-from equity.contracts import CONTRACTS
 from equity.checks import reason_expression
 from equity.landing import BLOCK, Delivery, DeliveryRefused, LandingZone
 from equity.warehouse import connect

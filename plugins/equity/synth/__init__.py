@@ -29,8 +29,8 @@ from equity.synth.model import SnapRow
 from equity.synth.params import Params
 from equity.synth.thaidates import term_of
 
-__all__ = ["FAULT_KINDS", "FAULT_PROFILES", "FaultProfile", "Params", "Reference", "build_reference", "generate", "load_reference",
-           "write_reference"]
+__all__ = ["FAULT_KINDS", "FAULT_PROFILES", "FaultProfile", "Params", "Reference", "build_reference", "generate",
+           "load_reference", "write_reference"]
 
 
 

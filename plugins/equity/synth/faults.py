@@ -235,7 +235,8 @@ class FaultInjector:
         accept = None
         if kind == "invalid_person_id":
             attr = _PID[source]
-            accept = lambda r: is_valid_national_id(getattr(r, attr))
+            def accept(r, attr=attr):
+                return is_valid_national_id(getattr(r, attr))
         i = self._pick(taken, records, accept)
         if i is None:
             return False
