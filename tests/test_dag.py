@@ -34,11 +34,14 @@ def test_dag_wires_every_source_then_transform_gate_publish_finish():
     ids = set(dag.task_ids)
     for source in SOURCES:
         assert {f"{source}.load", f"{source}.gate"} <= ids
-        assert dag.get_task(f"{source}.load").upstream_task_ids == {"start"}
+        assert dag.get_task(f"{source}.wait").upstream_task_ids == {"start"}
+        assert dag.get_task(f"{source}.load").upstream_task_ids == {"start", f"{source}.wait"}
+        assert dag.get_task(f"{source}.load").outlets, "raw tables are Airflow assets"
         assert dag.get_task(f"{source}.gate").downstream_task_ids == {"transform", "finish"}
     assert dag.get_task("gate_marts").upstream_task_ids == {"transform"}
     # write-audit-publish: nothing reaches `marts` but through publish, after the marts gate
     assert dag.get_task("publish").upstream_task_ids == {"gate_marts"}
     assert dag.get_task("finish").upstream_task_ids >= {"publish", "gate_marts"}
+    assert dag.get_task("publish").outlets, "marts are Airflow assets"
     assert dag.timezone.name == "Asia/Bangkok"
     assert dag.max_active_runs == 1

@@ -92,6 +92,30 @@ def _results(target: Path) -> list[dict]:
     ]
 
 
-def build(url: str, as_of: date) -> list[dict]:
-    """`dbt build` of every model and test for one date."""
-    return run_dbt(url, ["build"], as_of=as_of)
+def _unfinished_build(target: Path, as_of: date) -> bool:
+    """Did the last `dbt build` for this same date stop part-way (error, failed test, skipped node)?"""
+    path = target / "run_results.json"
+    if not path.exists():
+        return False
+    data = json.loads(path.read_text())
+    args = data.get("args", {})
+    same_date = (args.get("vars") or {}).get("as_of_date") == as_of.isoformat()
+    unfinished = any(r["status"] in ("error", "fail", "skipped", "runtime error") for r in data.get("results", []))
+    return args.get("which") in ("build", "retry") and same_date and unfinished
+
+
+def build(url: str, as_of: date, target_dir: Path | None = None) -> list[dict]:
+    """`dbt build` of every model and test for one date.
+
+    When the previous attempt for the same date stopped part-way (a task retry), `dbt retry` resumes
+    from the failed node instead of rebuilding what already succeeded.
+    """
+    target = target_dir or state_dir() / "dbt" / "target"
+    if _unfinished_build(target, as_of):
+        log.info("resuming the unfinished dbt build of %s from its point of failure (dbt retry)", as_of)
+        results = run_dbt(url, ["retry"], target_dir=target)
+    else:
+        results = run_dbt(url, ["build"], as_of=as_of, target_dir=target)
+    for r in results:  # per-model visibility in the task log
+        log.info("dbt %-8s %7.2fs  %s", r["status"], r["seconds"], r["name"])
+    return results
