@@ -1,0 +1,201 @@
+"""Backfills, re-deliveries, kills, restarts and concurrent runs (issue: orchestration)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import os
+import shutil
+import time
+import uuid
+from datetime import date, timedelta
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from conftest import TEST_KEY, _admin_url
+
+START = date(2026, 11, 20)
+DAYS = 5
+MARTS = ("child_equity_profile", "municipality_equity_summary", "province_equity_summary",
+         "national_equity_summary", "municipality_equity_trend")
+
+
+@pytest.fixture(scope="module")
+def clean_landing(tmp_path_factory):
+    from equity.synth import generate
+
+    out = tmp_path_factory.mktemp("landing")
+    generate(out, children=700, start=START, days=DAYS, seed=21, faults="clean")
+    return out
+
+
+def _redeliver_enrolment_as_revision_2(landing: Path, day: date) -> None:
+    """A corrected roster for `day`: some pupils now DROPPED_OUT, absences changed; revision 2."""
+    folder = landing / "enrolment" / day.isoformat()
+    manifest = json.loads((folder / "_manifest.json").read_text())
+    (folder / "_manifest.json").unlink()  # the agency re-writes the delivery; manifest last
+    for entry in manifest["files"]:
+        path = folder / entry["name"]
+        codec = "cp874" if entry["encoding"] == "windows-874" else "utf-8-sig"
+        raw = path.read_bytes()
+        bom = raw.startswith(b"\xef\xbb\xbf")
+        lines = raw.decode(codec).split("\n")
+        for i in range(1, len(lines), 7):  # every 7th record
+            lines[i] = lines[i].replace(",ENROLLED,", ",DROPPED_OUT,", 1)
+        data = "\n".join(lines).encode("cp874" if codec == "cp874" else "utf-8")
+        data = (b"\xef\xbb\xbf" + data) if bom else data
+        path.write_bytes(data)
+        entry["sha256"] = hashlib.sha256(data).hexdigest()
+    manifest["revision"] = 2
+    (folder / "_manifest.json").write_text(json.dumps(manifest))
+
+
+def _new_database(server: str) -> str:
+    admin = _admin_url(server)
+    name = f"equity_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'create database "{name}"')
+    return admin.rsplit("/", 1)[0] + f"/{name}"
+
+
+def _marts(url: str) -> dict[str, list[tuple]]:
+    out = {}
+    with psycopg.connect(url) as conn:
+        for mart in MARTS:
+            cols = [r[0] for r in conn.execute(
+                "select column_name from information_schema.columns where table_schema = 'marts'"
+                " and table_name = %s order by ordinal_position", (mart,))]
+            order = ", ".join(f'"{c}"' for c in cols)
+            out[mart] = conn.execute(f"select {order} from marts.{mart} order by {order}").fetchall()
+    return out
+
+
+def _run(url: str, landing: Path, first: date, last: date, monkeypatch) -> list[dict]:
+    from equity.orchestrate import run_dates
+
+    monkeypatch.setenv("EQUITY_WAREHOUSE_URL", url)
+    monkeypatch.setenv("EQUITY_LANDING", str(landing))
+    return run_dates(first, last)
+
+
+@pytest.mark.parametrize("server", ["embedded"])
+def test_redelivery_and_rerun_of_a_range_equals_a_clean_run(server, warehouse, clean_landing, tmp_path,
+                                                             monkeypatch):
+    day3, last = START + timedelta(days=2), START + timedelta(days=DAYS - 1)
+    # A: the nights as they happened, then date 3 re-delivered as revision 2 and dates 3-5 re-run.
+    landing_a = tmp_path / "a"
+    shutil.copytree(clean_landing, landing_a)
+    assert {r["state"] for r in _run(warehouse, landing_a, START, last, monkeypatch)} == {"success"}
+    _redeliver_enrolment_as_revision_2(landing_a, day3)
+    assert {r["state"] for r in _run(warehouse, landing_a, day3, last, monkeypatch)} == {"success"}
+    # B: a clean warehouse that only ever saw revision 2.
+    landing_b = tmp_path / "b"
+    shutil.copytree(landing_a, landing_b)
+    other = _new_database(server)
+    assert {r["state"] for r in _run(other, landing_b, START, last, monkeypatch)} == {"success"}
+
+    a, b = _marts(warehouse), _marts(other)
+    for mart in MARTS:
+        assert a[mart] == b[mart], f"{mart} differs after re-delivery and re-run"
+    with psycopg.connect(warehouse) as conn:
+        batches = conn.execute("select revision, status from audit.load_batches where source = 'enrolment'"
+                               " and extract_date = %s order by batch_id", (day3,)).fetchall()
+        dropped = conn.execute("select count(*) from marts.child_equity_profile where as_of_date = %s"
+                               " and out_of_school_reason = 'DROPPED_OUT'", (day3,)).fetchone()[0]
+    # the lower revision is kept in the audit trail, not in raw; the correction shows in the marts
+    assert batches[0] == (1, "superseded") and batches[-1] == (2, "loaded")
+    assert dropped > 0
+
+
+def _load_and_get_killed(url: str, landing: str, day: str) -> None:
+    os.environ["EQUITY_WAREHOUSE_URL"] = url
+    from equity.load import load_delivery
+
+    load_delivery(url, landing, "enrolment", date.fromisoformat(day), "doomed-run")
+
+
+def test_a_load_killed_mid_transaction_leaves_the_old_batch_and_the_rerun_recovers(warehouse, clean_landing):
+    from equity.load import load_delivery
+    from equity.reference import load_reference
+    from equity.paths import SHIPPED_REFERENCE_DIR
+    from equity.warehouse import bootstrap
+
+    bootstrap(warehouse)
+    load_reference(warehouse, SHIPPED_REFERENCE_DIR)
+    first = load_delivery(warehouse, str(clean_landing), "enrolment", START, "run-1")
+    blocker = psycopg.connect(warehouse)
+    blocker.execute("lock table raw.enrolment_roster in access exclusive mode")  # the loader will stall
+    proc = multiprocessing.get_context("spawn").Process(
+        target=_load_and_get_killed, args=(warehouse, str(clean_landing), START.isoformat()))
+    proc.start()
+    with psycopg.connect(warehouse, autocommit=True) as watch:
+        for _ in range(200):  # wait until the loader is inside its transaction, waiting on our lock
+            waiting = watch.execute("select count(*) from pg_stat_activity where wait_event_type = 'Lock'"
+                                    " and datname = current_database()").fetchone()[0]
+            if waiting:
+                break
+            time.sleep(0.1)
+        assert waiting, "the loader never reached the raw table"
+    proc.kill()  # SIGKILL: no cleanup code runs
+    proc.join()
+    blocker.rollback()
+    blocker.close()
+    time.sleep(0.5)  # let the server notice the dead client and roll its transaction back
+    with psycopg.connect(warehouse) as conn:
+        rows = conn.execute("select batch_id, status from audit.load_batches order by batch_id").fetchall()
+        in_raw = conn.execute("select distinct _batch_id from raw.enrolment_roster").fetchall()
+    assert rows == [(first.batch_id, "loaded")] and in_raw == [(first.batch_id,)]
+    again = load_delivery(warehouse, str(clean_landing), "enrolment", START, "run-2")
+    assert again.status == "loaded" and again.rows == first.rows
+
+
+def test_two_runs_of_the_same_date_cannot_both_publish(warehouse):
+    from equity.publish import PublishConflict, publish
+    from equity.warehouse import bootstrap
+
+    bootstrap(warehouse)
+    with psycopg.connect(warehouse) as other:
+        other.execute("select pg_advisory_xact_lock(hashtext('publish'), %s)", (int(START.strftime("%Y%m%d")),))
+        with pytest.raises(PublishConflict, match=str(START)):
+            publish(warehouse, START, "second-run")
+
+
+def test_permanent_errors_fail_at_once_and_transient_ones_are_retried():
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from equity.airflow_support import RETRY_POLICY, run_step
+    from equity.transform import DbtFailed
+
+    def broken_model():
+        raise DbtFailed("model x: error")
+
+    def database_restarting():
+        raise psycopg.OperationalError("server closed the connection unexpectedly")
+
+    with pytest.raises(AirflowFailException):
+        run_step(broken_model)
+    with pytest.raises(psycopg.OperationalError):  # left to Airflow's retries with backoff
+        run_step(database_restarting)
+    assert RETRY_POLICY["retries"] >= 1 and RETRY_POLICY["retry_exponential_backoff"]
+
+
+def test_a_database_restart_mid_step_fails_cleanly_and_a_retry_succeeds(tmp_path):
+    from equity.embedded import _pgctl, ensure_embedded, stop_embedded
+    from equity.warehouse import bootstrap, connect
+
+    folder = tmp_path / "pg"
+    url = ensure_embedded(folder)
+    try:
+        bootstrap(url)
+        with connect(url) as conn:
+            _pgctl(folder / "pgdata", "-w", "-m", "fast", "restart", "-l", str(folder / "pgdata" / "server.log"))
+            with pytest.raises(psycopg.OperationalError):
+                conn.execute("select count(*) from audit.load_batches").fetchone()
+        bootstrap(url)  # the retry: a new connection, the same step, succeeds
+        with connect(url) as conn:
+            assert conn.execute("select count(*) from audit.load_batches").fetchone() == (0,)
+    finally:
+        stop_embedded(folder)
