@@ -20,6 +20,8 @@ _SESSION_DIR = Path(tempfile.mkdtemp(prefix="equity-tests-"))
 os.environ["AIRFLOW_HOME"] = str(_SESSION_DIR / "airflow")
 os.environ["EQUITY_HOME"] = str(_SESSION_DIR / "state")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+# A failing task fails the test at once instead of waiting out Airflow's retry backoff.
+os.environ["EQUITY_RETRIES"] = "0"
 os.environ.pop("EQUITY_WAREHOUSE_URL", None)
 
 SYSTEM_URL = os.environ.get("EQUITY_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")

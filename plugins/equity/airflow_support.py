@@ -4,6 +4,7 @@ retry policy. Importing this module touches no database."""
 from __future__ import annotations
 
 import asyncio
+import os
 from datetime import datetime, timedelta
 
 import pendulum
@@ -24,8 +25,8 @@ MART_ASSETS = [Asset(name=f"equity.marts.{m}", uri=f"equity://warehouse/marts/{m
 
 # Retries are for transient trouble (network, a database restart); these are not transient.
 RETRY_POLICY = {
-    "retries": 2,
-    "retry_delay": timedelta(minutes=2),
+    "retries": int(os.environ.get("EQUITY_RETRIES", "2")),
+    "retry_delay": timedelta(seconds=float(os.environ.get("EQUITY_RETRY_DELAY_SECONDS", "120"))),
     "retry_exponential_backoff": True,
     "max_retry_delay": timedelta(minutes=30),
 }
