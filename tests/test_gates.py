@@ -19,6 +19,7 @@ from pathlib import Path
 import psycopg
 import pytest
 import yaml
+
 from equity import gates
 from equity.contracts import CONTRACTS, SOURCES, national_id_check_digit
 from equity.gx_suites import SuiteError, expectation_name, load_suite
@@ -186,7 +187,9 @@ def test_every_suite_loads_and_every_expectation_is_a_real_gx_class(path):
     built = gates.build_expectations(suite)  # GX's own model checks every kwargs
     assert len(built) == len(suite.entries)
     # Every column a suite names exists in the contract it checks.
-    if path.parent.name == "raw":
+    if path.stem == "_delivery":  # metrics computed by gates.DELIVERY_METRICS
+        known = {"rows_manifest", "rows_rejected", "rejected_share", "snapshot_volume_ratio", "delta_volume_ratio"}
+    elif path.parent.name == "raw":
         known = set(CONTRACTS[path.stem].columns)
     else:
         known = _mart_columns()[path.stem] if (DBT_PROJECT_DIR / "models" / "marts" / "_marts.yml").exists() \
@@ -246,8 +249,11 @@ def test_clean_batch_passes_and_writes_one_result_per_expectation(db, source):
     assert outcome.status == "passed", outcome.failures
     assert outcome.failures == [] and outcome.rows == 40
     suite = load_suite(EXPECTATIONS_DIR / "raw" / f"{source}.yml")
-    results = audit_rows(db, batch_id)
-    assert len(results) == len(suite.entries) == outcome.evaluated
+    delivery = load_suite(EXPECTATIONS_DIR / "raw" / "_delivery.yml")
+    every = audit_rows(db, batch_id)
+    assert {r["suite"] for r in every} == {suite.name, delivery.name}
+    assert len(every) == len(suite.entries) + len(delivery.entries) == outcome.evaluated
+    results = [r for r in every if r["suite"] == suite.name]
     assert [r["expectation"] for r in results] == [e.audit_name for e in suite.entries]
     assert all(r["success"] and r["run_id"] == "run-clean" and r["suite"] == suite.name for r in results)
     assert {r["severity"] for r in results} == {"block", "warn"}
@@ -587,3 +593,23 @@ def test_bench_10k_enrolment_rows(db):
     elapsed = time.perf_counter() - started
     print(f"\nenrolment gate, 10,000 rows, {outcome.evaluated} expectations: {elapsed:.2f}s")
     assert outcome.status == "passed"
+
+
+def test_delivery_gate_blocks_a_mostly_rejected_delivery_and_warns_on_a_shrunken_roster(db):
+    """Delivery-level gate: rejected share and volume against the previous delivery."""
+    with psycopg.connect(db) as conn:
+        ids = [conn.execute(
+            "insert into audit.load_batches (source, extract_date, revision, mode, status, rows_manifest,"
+            " rows_loaded, rows_rejected) values ('enrolment', %s, 1, 'snapshot', 'loaded', %s, %s, %s)"
+            " returning batch_id", (day, total, total - rejected, rejected)).fetchone()[0]
+            for day, total, rejected in (("2026-11-18", 1000, 0), ("2026-11-19", 850, 0), ("2026-11-20", 850, 100))]
+        conn.commit()
+    shrunk = gates.validate_raw_batch(db, "enrolment", ids[1], "run-d")
+    assert shrunk.status == "warned"
+    assert any(f.column == "snapshot_volume_ratio" and f.severity == "warn" for f in shrunk.failures)
+    rejected = gates.validate_raw_batch(db, "enrolment", ids[2], "run-d")
+    assert rejected.status == "blocked"
+    assert any(f.column == "rejected_share" and f.severity == "block" for f in rejected.failures)
+    with psycopg.connect(db) as conn:
+        assert conn.execute("select gate_status from audit.load_batches where batch_id = %s",
+                            (ids[2],)).fetchone() == ("blocked",)

@@ -172,8 +172,37 @@ def validate_raw_batch(url: str, source: str, batch_id: int, run_id: str, *,
         raise ValueError(f"batch {batch_id} belongs to source {row[0]!r}, not {source!r}")
     table = CONTRACTS[source].raw_table
     query = f"select * from raw.{table} where _batch_id = {batch_id:d}"
-    suite = load_suite(suite_path("raw", source))
-    return _gate(url, suite, query, run_id, batch_id, None, docs_dir, update_batch=row is not None)
+    rows = _gate(url, load_suite(suite_path("raw", source)), query, run_id, batch_id, None, docs_dir,
+                 update_batch=False)
+    whole = _gate(url, load_suite(suite_path("raw", "_delivery")), DELIVERY_METRICS.format(batch_id=batch_id),
+                  run_id, batch_id, None, None, update_batch=False)
+    worst = max((rows.status, whole.status), key=("passed", "warned", "blocked").index)
+    if row is not None:
+        with psycopg.connect(libpq_url(url)) as conn:
+            conn.execute("update audit.load_batches set gate_status = %s where batch_id = %s", (worst, batch_id))
+    return GateOutcome(status=worst, failures=rows.failures + whole.failures, suite=rows.suite,
+                       evaluated=rows.evaluated + whole.evaluated, rows=rows.rows,
+                       seconds=round(rows.seconds + whole.seconds, 3))
+
+
+# One row of delivery-level metrics for expectations/raw/_delivery.yml: rejected share, and the size
+# against the previous loaded delivery of the same source and mode (snapshots and deltas apart).
+DELIVERY_METRICS = """
+select b.rows_manifest, b.rows_rejected,
+       b.rows_rejected::numeric / nullif(b.rows_manifest, 0) as rejected_share,
+       case when b.mode = 'snapshot' then b.rows_manifest::numeric / nullif(p.rows_manifest, 0) end
+           as snapshot_volume_ratio,
+       case when b.mode = 'delta' then b.rows_manifest::numeric / nullif(p.rows_manifest, 0) end
+           as delta_volume_ratio
+from audit.load_batches as b
+left join lateral (
+    select q.rows_manifest from audit.load_batches as q
+    where q.source = b.source and q.mode = b.mode and q.extract_date < b.extract_date
+      and q.status in ('loaded', 'superseded') and q.rows_manifest > 0
+    order by q.extract_date desc, q.batch_id desc limit 1
+) as p on true
+where b.batch_id = {batch_id:d}
+"""
 
 
 def validate_mart(url: str, schema: str, table: str, as_of_date: date | str, run_id: str, *,
