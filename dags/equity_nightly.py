@@ -114,6 +114,13 @@ def equity_nightly():
         as_of, run_id = _ctx()
         return run_step(pipeline.publish, as_of, run_id, marts_gate)
 
+    @task
+    def purge(_published: dict) -> dict:
+        """Retention, only after a night was published."""
+        from equity import pipeline
+
+        return run_step(pipeline.purge, *_ctx())
+
     @task(trigger_rule="all_done", retries=0)
     def finish(gates: list, marts_gate: dict | None, published: dict | None) -> dict:
         from equity import pipeline
@@ -128,7 +135,9 @@ def equity_nightly():
     started = start()
     gates = [source_group(source, started) for source in SOURCES]
     marts_gate = gate_marts(transform(started, gates))
-    finish(gates, marts_gate, publish(marts_gate))
+    published = publish(marts_gate)
+    finish(gates, marts_gate, published)
+    purge(published)
 
 
 equity_nightly()

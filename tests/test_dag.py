@@ -42,6 +42,7 @@ def test_dag_wires_every_source_then_transform_gate_publish_finish():
     # write-audit-publish: nothing reaches `marts` but through publish, after the marts gate
     assert dag.get_task("publish").upstream_task_ids == {"gate_marts"}
     assert dag.get_task("finish").upstream_task_ids >= {"publish", "gate_marts"}
+    assert dag.get_task("purge").upstream_task_ids == {"publish"}  # retention only after a good night
     assert dag.get_task("publish").outlets, "marts are Airflow assets"
     assert dag.timezone.name == "Asia/Bangkok"
     assert dag.max_active_runs == 1

@@ -15,7 +15,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from conftest import TEST_KEY, _admin_url
+from conftest import _admin_url
 
 START = date(2026, 11, 20)
 DAYS = 5
@@ -119,8 +119,8 @@ def _load_and_get_killed(url: str, landing: str, day: str) -> None:
 
 def test_a_load_killed_mid_transaction_leaves_the_old_batch_and_the_rerun_recovers(warehouse, clean_landing):
     from equity.load import load_delivery
-    from equity.reference import load_reference
     from equity.paths import SHIPPED_REFERENCE_DIR
+    from equity.reference import load_reference
     from equity.warehouse import bootstrap
 
     bootstrap(warehouse)

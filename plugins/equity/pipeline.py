@@ -19,7 +19,7 @@ from equity.load import load_delivery
 from equity.paths import PROJECT_ROOT
 from equity.policy import policy
 from equity.reference import load_reference
-from equity.warehouse import bootstrap, connect, warehouse_url
+from equity.warehouse import connect, warehouse_url
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +38,11 @@ def code_version() -> str:
 
 def start_run(as_of: date, run_id: str) -> dict:
     """Refuse early without the HMAC key; prepare schemas and reference data; open the run record."""
+    from equity.access import apply_access
+
     hmac_key()
     url = warehouse_url()
-    bootstrap(url)
+    apply_access(url)  # schemas, tables, roles and grants (includes the bootstrap DDL)
     counts = load_reference(url, reference_dir())
     with connect(url) as conn:
         conn.execute(
@@ -101,6 +103,13 @@ def publish(as_of: date, run_id: str, marts_gate: dict) -> dict:
     if blocked:
         raise NotPublished(f"{as_of} not published: mart gate blocked {blocked}; `marts` keeps the last good night")
     return publish_night(warehouse_url(), as_of, run_id)
+
+
+def purge(as_of: date, run_id: str) -> dict:
+    """Retention: purge raw and quarantined rows past EQUITY_RETENTION_DAYS, audited in audit.purges."""
+    from equity.retention import purge_expired
+
+    return purge_expired(warehouse_url(), None, run_id, as_of=as_of)
 
 
 def finish_run(as_of: date, run_id: str, sources: list[dict], marts_gate: dict | None,
