@@ -199,3 +199,34 @@ def test_a_database_restart_mid_step_fails_cleanly_and_a_retry_succeeds(tmp_path
             assert conn.execute("select count(*) from audit.load_batches").fetchone() == (0,)
     finally:
         stop_embedded(folder)
+
+
+def test_failure_alert_reaches_the_webhook_without_row_values(monkeypatch):
+    import http.server
+    import threading
+
+    from equity.notify import on_task_failure
+
+    received = []
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - the stdlib's name
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.handle_request, daemon=True).start()
+    monkeypatch.setenv("EQUITY_ALERT_WEBHOOK", f"http://127.0.0.1:{server.server_port}/alerts")
+
+    class TI:
+        dag_id, task_id, try_number = "equity_nightly", "transform", 3
+
+    on_task_failure({"task_instance": TI(), "run_id": "scheduled__2026-11-20",
+                     "exception": RuntimeError("dbt build failed: model x")})
+    server.server_close()
+    assert received and received[0]["event"] == "task_failed"
+    assert received[0]["task_id"] == "transform" and received[0]["error"] == "RuntimeError"

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import subprocess
 from datetime import date
+from pathlib import Path
 
 from equity import __version__
 from equity.config import hmac_key, landing, reference_dir
 from equity.contracts import CONTRACTS
 from equity.landing import DeliveryRefused
 from equity.load import load_delivery
-from equity.paths import PROJECT_ROOT
+from equity.paths import PROJECT_ROOT, state_dir
 from equity.policy import policy
 from equity.reference import load_reference
 from equity.warehouse import connect, warehouse_url
@@ -34,6 +36,11 @@ def code_version() -> str:
     except (OSError, subprocess.SubprocessError):
         sha = ""
     return f"{__version__}+{sha}" if sha else __version__
+
+
+def data_docs_dir(run_id: str) -> Path:
+    """GX Data Docs (HTML, counts only) of one run: EQUITY_HOME/gx_docs/<run>/."""
+    return state_dir() / "gx_docs" / re.sub(r"[^A-Za-z0-9_.-]", "_", run_id)
 
 
 def start_run(as_of: date, run_id: str) -> dict:
@@ -70,7 +77,8 @@ def gate_source(load: dict, run_id: str) -> dict:
         return {"source": load["source"], "status": load.get("status"), "failures": []}
     from equity.gates import validate_raw_batch
 
-    outcome = validate_raw_batch(warehouse_url(), load["source"], load["batch_id"], run_id)
+    outcome = validate_raw_batch(warehouse_url(), load["source"], load["batch_id"], run_id,
+                                 docs_dir=data_docs_dir(run_id))
     return {"source": load["source"], "status": outcome.status,
             "failures": [list(map(str, f)) for f in outcome.failures]}
 
@@ -88,7 +96,8 @@ def gate_marts(as_of: date, run_id: str) -> dict:
     from equity.publish import BUILD_SCHEMA
 
     url = warehouse_url()
-    return {mart: validate_mart(url, BUILD_SCHEMA, mart, as_of, run_id).status for mart in GATED_MARTS}
+    return {mart: validate_mart(url, BUILD_SCHEMA, mart, as_of, run_id, docs_dir=data_docs_dir(run_id)).status
+            for mart in GATED_MARTS}
 
 
 class NotPublished(RuntimeError):
