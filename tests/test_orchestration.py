@@ -230,3 +230,17 @@ def test_failure_alert_reaches_the_webhook_without_row_values(monkeypatch):
     server.server_close()
     assert received and received[0]["event"] == "task_failed"
     assert received[0]["task_id"] == "transform" and received[0]["error"] == "RuntimeError"
+
+
+def test_a_source_silent_longer_than_max_silence_days_is_reported(warehouse, monkeypatch):
+    from equity.pipeline import _silent_sources
+    from equity.warehouse import bootstrap
+
+    bootstrap(warehouse)
+    monkeypatch.setenv("EQUITY_MAX_SILENCE_DAYS", "3")
+    with psycopg.connect(warehouse) as conn:
+        for source, day in (("enrolment", "2026-11-20"), ("welfare", "2026-11-16"), ("registry", "2026-11-17")):
+            conn.execute("insert into audit.load_batches (source, extract_date, status) values (%s, %s, 'loaded')",
+                         (source, day))
+        # welfare: 4 days silent (alert); registry: 3 days (still within the allowance)
+        assert _silent_sources(conn, date(2026, 11, 20)) == {"welfare": 4}

@@ -45,6 +45,11 @@ def _airflow_hmac_key() -> str:
     return key
 
 
+def max_silence_days() -> int:
+    """Days a source may stay silent before the run alerts (EXTRACTS.md, default 3)."""
+    return int(os.environ.get("EQUITY_MAX_SILENCE_DAYS", "3"))
+
+
 def hmac_key() -> str:
     """The secret behind child_key. Refuse to run without it: a default key would be no secret.
 

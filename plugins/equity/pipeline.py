@@ -14,7 +14,7 @@ from datetime import date
 from pathlib import Path
 
 from equity import __version__
-from equity.config import hmac_key, landing, reference_dir
+from equity.config import hmac_key, landing, max_silence_days, reference_dir
 from equity.contracts import CONTRACTS
 from equity.landing import DeliveryRefused
 from equity.load import load_delivery
@@ -114,6 +114,20 @@ def publish(as_of: date, run_id: str, marts_gate: dict) -> dict:
     return publish_night(warehouse_url(), as_of, run_id)
 
 
+def _silent_sources(conn, as_of: date) -> dict[str, int]:
+    """Sources whose last loaded delivery is more than max_silence_days before as_of (EXTRACTS.md)."""
+    limit = max_silence_days()
+    last = dict(conn.execute(
+        "select source, max(extract_date) from audit.load_batches where status = 'loaded'"
+        " and extract_date <= %s group by source", (as_of,)).fetchall())
+    silent = {}
+    for source in CONTRACTS:
+        days = (as_of - last[source]).days if source in last else None
+        if days is None or days > limit:
+            silent[source] = days if days is not None else -1  # -1: never delivered
+    return silent
+
+
 def purge(as_of: date, run_id: str) -> dict:
     """Retention: purge raw and quarantined rows past EQUITY_RETENTION_DAYS, audited in audit.purges."""
     from equity.retention import purge_expired
@@ -154,5 +168,10 @@ def finish_run(as_of: date, run_id: str, sources: list[dict], marts_gate: dict |
              json.dumps({"sources": sources, "marts": marts_gate}), run_id),
         )
         conn.commit()
+        silent = _silent_sources(conn, as_of)
+    if silent:
+        from equity.notify import send
+
+        send("source_silent", {"as_of_date": as_of.isoformat(), "silent_days": silent})
     log.info("run %s for %s finished: %s", run_id, as_of, status)
     return {"status": status, "degraded_sources": [s.get("source") for s in degraded], "counts": counts}
