@@ -120,17 +120,17 @@ def test_nightly_dag_marts_match_ground_truth(warehouse, landing, monkeypatch):
                 assert counts == want, f"{day} LAO {lao}: mart {counts} != truth {want}"
 
         _assert_faults_handled_as_documented(conn, landing)
-
-    # Every run left its GX Data Docs (HTML, counts only) for people to read.
-    from equity.paths import state_dir
-
-    assert list((state_dir() / "gx_docs").rglob("index.html"))
         # PDPA: no person ID or name reached the pseudonymous marts
         some_id = next(iter(pq.read_table(landing / "_truth" / "child_truth.parquet",
                                           columns=["person_id"]).column(0).to_pylist()))
         hit = conn.execute("select count(*) from marts.child_equity_profile where child_key = %s or"
                            " school_code = %s", (some_id, some_id)).fetchone()[0]
         assert hit == 0
+
+    # Every run left its GX Data Docs (HTML, counts only) for people to read.
+    from equity.paths import state_dir
+
+    assert list((state_dir() / "gx_docs").rglob("index.html"))
 
 
 def _assert_faults_handled_as_documented(conn, landing):
