@@ -26,8 +26,9 @@ with children as (
 history as (
     select h.person_id, h.snapshot_date, h.status_date, h.school_code, h.school_name,
            h.first_name, h.last_name
-    from {{ ref('int_enrolment__history') }} as h
+    from {{ ref('int_enrolment__record_versions') }} as h
     where h.person_id in (select person_id from children)
+      and h.snapshot_date <= (select max(snapshot_date) from {{ ref('int_enrolment__snapshot_rows') }})
 ),
 
 -- the name on the latest roll record that has one (the registry extract carries no names)
@@ -44,15 +45,11 @@ schools as (
     order by person_id, school_code, snapshot_date desc
 ),
 
--- the house of the person's latest registry event up to D (same order as int_registry__current_state)
+-- the house of the person's current registry state
 houses as (
-    select distinct on (e.person_id) e.person_id, e.house_id
-    from {{ ref('stg_registry__events') }} as e
-    inner join {{ ref('int_batches__accepted') }} as b
-        on b.batch_id = e.batch_id and b.source_name = 'registry'
-    where e.person_id in (select person_id from children)
-      and e.event_date <= {{ as_of_date() }}
-    order by e.person_id, e.event_date desc, b.extract_date desc, e.source_line desc
+    select person_id, house_id
+    from {{ ref('int_registry__current_state') }}
+    where person_id in (select person_id from children)
 ),
 
 final as (

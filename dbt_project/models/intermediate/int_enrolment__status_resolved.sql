@@ -1,18 +1,15 @@
 -- One row per person ever on a roll up to as_of_date: on a roll now, the counting ENROLLED record,
 -- and the latest record ever seen (docs/rules.md, "Enrolment history").
-with history as (
-    select * from {{ ref('int_enrolment__history') }}
+with snapshot as (
+    select * from {{ ref('int_enrolment__snapshot_rows') }}
 ),
 
 latest_snapshot as (
-    select max(snapshot_date) as snapshot_date from history
+    select max(snapshot_date) as snapshot_date from snapshot
 ),
 
 enrolled_now as (
-    select h.*
-    from history as h
-    inner join latest_snapshot as l on l.snapshot_date = h.snapshot_date
-    where h.status = 'ENROLLED'
+    select * from snapshot where status = 'ENROLLED'
 ),
 
 counting_record as (
@@ -25,19 +22,13 @@ counting_record as (
     order by person_id, status_date desc nulls last, school_code desc
 ),
 
-last_seen as (
-    select person_id, max(snapshot_date) as snapshot_date
-    from history
-    group by person_id
-),
-
+-- versions up to this night's snapshot (a re-run of a past date ignores later versions)
 latest_record as (
-    select distinct on (h.person_id)
-        h.person_id, h.school_code, h.affiliation, h.grade, h.status, h.status_date, h.disability,
-        h.sex, h.birth_date, h.home_subdistrict_code, h.school_subdistrict_code, h.id_type
-    from history as h
-    inner join last_seen as s on s.person_id = h.person_id and s.snapshot_date = h.snapshot_date
-    order by h.person_id, h.status_date desc nulls last, h.school_code desc
+    select distinct on (v.person_id) v.*
+    from {{ ref('int_enrolment__record_versions') }} as v
+    cross join latest_snapshot as l
+    where v.snapshot_date <= l.snapshot_date
+    order by v.person_id, v.snapshot_date desc
 ),
 
 final as (

@@ -17,6 +17,7 @@ final as (
         birth_date,
         sex,
         nationality,
+        house_id,
         subdistrict_code,
         lao_code,
         event not in ('MOVE_OUT', 'DEATH') as has_current_address,
