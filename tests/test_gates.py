@@ -188,7 +188,8 @@ def test_every_suite_loads_and_every_expectation_is_a_real_gx_class(path):
     assert len(built) == len(suite.entries)
     # Every column a suite names exists in the contract it checks.
     if path.stem == "_delivery":  # metrics computed by gates.DELIVERY_METRICS
-        known = {"rows_manifest", "rows_rejected", "rejected_share", "snapshot_volume_ratio", "delta_volume_ratio"}
+        known = {"rows_manifest", "rows_rejected", "rejected_share", "rejected_share_large", "snapshot_volume_ratio",
+                 "delta_volume_ratio"}
     elif path.parent.name == "raw":
         known = set(CONTRACTS[path.stem].columns)
     else:
@@ -609,7 +610,19 @@ def test_delivery_gate_blocks_a_mostly_rejected_delivery_and_warns_on_a_shrunken
     assert any(f.column == "snapshot_volume_ratio" and f.severity == "warn" for f in shrunk.failures)
     rejected = gates.validate_raw_batch(db, "enrolment", ids[2], "run-d")
     assert rejected.status == "blocked"
-    assert any(f.column == "rejected_share" and f.severity == "block" for f in rejected.failures)
+    assert any(f.column == "rejected_share_large" and f.severity == "block" for f in rejected.failures)
     with psycopg.connect(db) as conn:
         assert conn.execute("select gate_status from audit.load_batches where batch_id = %s",
                             (ids[2],)).fetchone() == ("blocked",)
+
+
+def test_one_bad_row_in_a_small_delta_warns_but_does_not_block(db):
+    with psycopg.connect(db) as conn:
+        batch = conn.execute(
+            "insert into audit.load_batches (source, extract_date, revision, mode, status, rows_manifest,"
+            " rows_loaded, rows_rejected) values ('welfare', '2026-11-21', 1, 'delta', 'loaded', 12, 11, 1)"
+            " returning batch_id").fetchone()[0]
+        conn.commit()
+    outcome = gates.validate_raw_batch(db, "welfare", batch, "run-small")
+    assert outcome.status == "warned"
+    assert [f.column for f in outcome.failures] == ["rejected_share"]

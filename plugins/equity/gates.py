@@ -190,6 +190,8 @@ def validate_raw_batch(url: str, source: str, batch_id: int, run_id: str, *,
 DELIVERY_METRICS = """
 select b.rows_manifest, b.rows_rejected,
        b.rows_rejected::numeric / nullif(b.rows_manifest, 0) as rejected_share,
+       -- a share means something only for a delivery of some size: one bad row of a 12-row delta is not 8% broken
+       case when b.rows_manifest >= 200 then b.rows_rejected::numeric / b.rows_manifest end as rejected_share_large,
        case when b.mode = 'snapshot' then b.rows_manifest::numeric / nullif(p.rows_manifest, 0) end
            as snapshot_volume_ratio,
        case when b.mode = 'delta' then b.rows_manifest::numeric / nullif(p.rows_manifest, 0) end
