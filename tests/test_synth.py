@@ -19,6 +19,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+
 from equity.contracts import (
     AFFILIATIONS,
     ENROLMENT,

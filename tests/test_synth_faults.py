@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+
 from equity.contracts import (
     AFFILIATIONS,
     CAREGIVERS,
@@ -38,7 +39,7 @@ from equity.contracts import (
     is_valid_national_id,
 )
 from equity.policy import policy
-from equity.synth import FAULT_KINDS, FAULT_PROFILES, FaultProfile, generate, load_reference
+from equity.synth import FAULT_KINDS, FAULT_PROFILES, FaultProfile, Params, generate, load_reference
 from equity.synth.model import RegistryEvent, Screening, SnapRow
 from equity.synth.truth import Delivered
 
@@ -229,6 +230,10 @@ def registry_event(r: dict) -> RegistryEvent:
 @pytest.fixture(scope="module")
 def replay(landing):
     """Load every delivery with the independent loader; the rules engine on what it accepted."""
+    return replay_landing(landing)
+
+
+def replay_landing(landing: Path):
     ref = load_reference()
     delivered = Delivered(ref, dict(policy()))
     found: list[tuple] = []
@@ -386,3 +391,102 @@ def test_income_fault_values(landing, log):
                 assert row["household_income_month"] < Decimal(0)
             else:
                 assert row["household_size"] == 0
+
+
+# --- sharded mode (national scale): the same guarantees with the population in province shards ---
+
+SHARDED = Params(shard_persons=2000)  # 6,000 persons -> 3 shards
+
+
+@pytest.fixture(scope="module")
+def sharded(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("sharded")
+    generate(out, children=6000, start=START, days=DAYS, seed=7, faults="default", params=SHARDED)
+    return out
+
+
+def test_sharded_run_has_disjoint_shards_covering_the_country(sharded):
+    summary = json.loads((sharded / "_truth" / "summary.json").read_text("utf-8"))
+    shards = summary["shards"]
+    assert len(shards) == 3
+    provinces = [pc for sh in shards for pc in sh["provinces"]]
+    assert len(provinces) == len(set(provinces)) == 77
+    assert all(1700 <= sh["persons_planned"] <= 2300 for sh in shards)  # balanced
+    assert 6000 <= summary["persons"] - summary["events"].get("registry_BIRTH", 0) <= 6010
+    assert summary["g_code_persons"] > 0
+
+
+def test_sharded_deliveries_one_manifest_over_every_shards_parts(sharded):
+    """Per (source, day): one manifest, written last, listing every part of every shard, the parts
+    numbered on across shards (001 ... N)."""
+    missing = 0
+    for source in SOURCES:
+        for d in DATES:
+            folder = sharded / source / d.isoformat()
+            data = sorted(p.name for p in folder.iterdir() if p.name != "_manifest.json")
+            for prefix in {n.rsplit("_", 1)[0] for n in data}:
+                numbers = sorted(int(n.rsplit("_", 1)[1].split(".")[0]) for n in data
+                                 if n.rsplit("_", 1)[0] == prefix)
+                assert numbers == list(range(1, len(numbers) + 1)), (folder, prefix)
+            if source == "enrolment":
+                assert sum(not n.startswith("enrolment_dla") for n in data) >= 3 * 3
+            if not (folder / "_manifest.json").exists():
+                missing += 1
+                continue
+            m = json.loads((folder / "_manifest.json").read_text("utf-8"))
+            assert [f["name"] for f in m["files"]] == data
+            assert m["mode"] == ("snapshot" if source == "enrolment" else
+                                 "full" if d == START else "delta")
+            assert (folder / "_manifest.json").stat().st_mtime_ns >= max(
+                (folder / n).stat().st_mtime_ns for n in data)
+    assert missing == 1  # manifest_missing: decided once per delivery, not once per shard
+
+
+def test_sharded_fault_log_and_truth_are_exactly_what_a_loader_finds(sharded):
+    with open(sharded / "_truth" / "faults.csv", encoding="utf-8", newline="") as f:
+        log = list(csv.DictReader(f))
+    assert set(r["kind"] for r in log) == set(FAULT_KINDS)
+    delivery = Counter((r["source"], r["extract_date"]) for r in log if r["kind"] in DELIVERY_KINDS)
+    assert len(delivery) == len(DELIVERY_KINDS) and set(delivery.values()) == {1}
+    found, children = replay_landing(sharded)
+    assert sorted(found) == sorted(tuple(r.values()) for r in log)
+    pf = pq.ParquetFile(sharded / "_truth" / "child_truth.parquet")
+    assert pf.metadata.num_row_groups >= 3 * DAYS  # row groups per shard and day
+    for g in range(pf.metadata.num_row_groups):
+        assert len(set(pf.read_row_group(g, columns=["as_of_date"]).column(0).to_pylist())) == 1
+    truth = pq.read_table(sharded / "_truth" / "child_truth.parquet").to_pylist()
+    by_day = defaultdict(list)
+    for r in truth:
+        by_day[r["as_of_date"]].append(r)
+    for d in DATES:  # rows are by shard, then person: compare as sets of rows keyed by person
+        assert sorted(by_day[d], key=lambda r: r["person_id"]) == children[d], d
+        assert len(children[d]) > 3000
+
+
+def test_sharded_same_seed_same_bytes(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    params = Params(shard_persons=500)
+    generate(a, children=1500, days=3, seed=3, faults="default", params=params)
+    generate(b, children=1500, days=3, seed=3, faults="default", params=params)
+    files = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
+    assert len(list((a / "registry" / START.isoformat()).glob("*.txt"))) == 3 * 2
+    for rel in files:
+        assert (a / rel).read_bytes() == (b / rel).read_bytes(), rel
+
+
+def test_shard_threshold_keeps_smaller_runs_unsharded(tmp_path):
+    from equity.synth.shards import plan_shards
+
+    ref = load_reference()
+    assert plan_shards(ref, Params(), 1_000_000) is None
+    assert plan_shards(ref, Params(shard_persons=0), 5_000_000) is None
+    shards = plan_shards(ref, Params(), 13_000_000)
+    assert len(shards) == 13
+    assert all(900_000 <= sh.persons <= 1_100_000 for sh in shards)
+    assert abs(sum(sh.persons for sh in shards) - 13_000_000) <= 13
+    # the national G-code mix is kept: 2.5 % of households, half of them in Tak
+    g = sum(sh.g_code_share * sh.persons for sh in shards) / 13_000_000
+    assert abs(g - Params().g_code_share) < 1e-6
+    summary = generate(tmp_path, children=300, days=1, seed=1, params=Params(shard_persons=300))
+    assert "shards" not in summary

@@ -1,4 +1,5 @@
-"""python -m equity.synth OUT [--children N] [--start YYYY-MM-DD] [--days D] [--seed S]"""
+"""python -m equity.synth OUT [--children N] [--start YYYY-MM-DD] [--days D] [--seed S]
+[--faults clean|default] [--shard-persons N]"""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import json
 from datetime import date
 from pathlib import Path
 
-from equity.synth import generate
+from equity.synth import Params, generate
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -19,9 +20,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--faults", default="clean", help="fault profile: clean or default")
     ap.add_argument("--reference", type=Path, default=None)
+    ap.add_argument("--shard-persons", type=int, default=None,
+                    help="simulate runs above this many persons in province shards "
+                         f"(default {Params().shard_persons:,}; 0 = never)")
     args = ap.parse_args(argv)
+    params = Params() if args.shard_persons is None else Params(shard_persons=args.shard_persons)
     summary = generate(args.out, children=args.children, start=args.start, days=args.days,
-                       seed=args.seed, faults=args.faults, reference=args.reference,
+                       seed=args.seed, faults=args.faults, reference=args.reference, params=params,
                        progress=lambda d, i, n: print(f"day {i}/{n}: {d}", flush=True))
     print(json.dumps(summary["per_day"][-1], ensure_ascii=False, indent=2))
     return 0

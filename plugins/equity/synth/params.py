@@ -77,3 +77,7 @@ class Params:
     min_enrolment_parts: int = 3
     min_dla_parts: int = 2
     min_full_parts: int = 2
+    # --- national scale ----------------------------------------------------------------------
+    # a run of more persons is simulated in province shards of about this many persons, one at a
+    # time (bounded memory, see shards.py); 0 = never shard. Runs up to it are unsharded.
+    shard_persons: int = 1_000_000

@@ -32,6 +32,8 @@ INCOME_FACTOR = {"10": 1.8, "11": 1.4, "12": 1.4, "13": 1.4, "58": 0.45, "63": 0
                  "94": 0.55, "95": 0.6, "96": 0.5}
 # ... where poor households are also more deprived (Params.remote_deprivation_factor).
 REMOTE_POOR_PROVINCES = frozenset(("58", "63", "94", "95", "96"))
+# Population weight of a province = its number of subdistricts x this boost (Bangkok, its ring).
+PROVINCE_BOOST = {"10": 3.0, "11": 1.5, "12": 1.5, "13": 1.5, "20": 1.3}
 REGION_FACTOR = {"1": 1.1, "2": 1.2, "3": 0.75, "4": 0.75, "5": 0.8, "6": 0.9, "7": 1.0,
                  "8": 1.05, "9": 1.0}
 TERMINAL_GRADES = ("P6", "M3", "M6", "V3")
@@ -58,7 +60,10 @@ def grade_for_age(age_at_year_start: int, vocational: bool) -> str | None:
 
 
 class World:
-    def __init__(self, params: Params, ref: Reference, pol: dict[str, int], seed: int, start: date):
+    def __init__(self, params: Params, ref: Reference, pol: dict[str, int], seed: int | str,
+                 start: date, shard=None, hh_seq: int = 0, screening_seq: int = 0):
+        """`shard` (an equity.synth.shards.Shard) restricts the world to its provinces; `hh_seq` and
+        `screening_seq` continue the household / screening id sequences of the previous shard."""
         self.p = params
         self.ref = ref
         self.pol = pol
@@ -76,8 +81,8 @@ class World:
         self.schools_of: dict[str, list[str]] = {}      # person -> school codes ever on the roster
         self.screenings: dict[str, Screening] = {}      # live (delivered, not withdrawn)
         self.screening_ids: list[str] = []              # for random picks (may hold withdrawn)
-        self._screening_seq = 0
-        self._hh_seq = 0
+        self._screening_seq = screening_seq
+        self._hh_seq = hh_seq
         self.pending: list[tuple[date, int, str, tuple]] = []
         self._pending_seq = 0
         self.counts: Counter[str] = Counter()
@@ -93,9 +98,11 @@ class World:
             self.subs_by_province.setdefault(s.province_code, []).append(s.code)
             self.subs_by_district.setdefault(s.district_code, []).append(s.code)
         self.provinces = sorted(self.subs_by_province)
+        self.shard = shard
+        if shard is not None:  # a province shard: everything drawn stays in its provinces
+            self.provinces = sorted(shard.provinces)
         # population weight of a province: its subdistricts, Bangkok and its ring boosted
-        boost = {"10": 3.0, "11": 1.5, "12": 1.5, "13": 1.5, "20": 1.3}
-        self.province_weights = [len(self.subs_by_province[pc]) * boost.get(pc, 1.0)
+        self.province_weights = [len(self.subs_by_province[pc]) * PROVINCE_BOOST.get(pc, 1.0)
                                  for pc in self.provinces]
         self.border = sorted(pc for pc in BORDER_PROVINCES if pc in self.subs_by_province)
 
@@ -112,6 +119,8 @@ class World:
         return self.rng.choice(self.subs_by_province[province])
 
     def pick_migrant_province(self) -> str:
+        if self.shard is not None:
+            return self.rng.choices(self.shard.migrant_provinces, self.shard.migrant_weights)[0]
         if self.rng.random() < self.p.g_code_tak_share:
             return TAK
         return self.rng.choice(self.border)

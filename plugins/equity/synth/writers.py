@@ -134,15 +134,16 @@ def _write_csv_part(path: Path, values: Iterable[list], encoding: str, crlf: boo
 
 def write_enrolment(out: Path, d: date, rows: Sequence[SnapRow], min_parts: int, min_dla_parts: int,
                     max_part_rows: int, plan: RowPlan = EMPTY_PLAN,
-                    log: FaultLog | None = None) -> list[dict]:
+                    log: FaultLog | None = None, first: int = 1, first_dla: int = 1) -> list[dict]:
     """The day's snapshot data files (the caller writes the manifest). Non-DLA parts: UTF-8, even
-    parts with a BOM, every third part CRLF. DLA parts: windows-874, odd parts CRLF."""
+    parts with a BOM, every third part CRLF. DLA parts: windows-874, odd parts CRLF. Parts are
+    numbered from `first` / `first_dla` (a later province shard continues the numbering)."""
     folder = _folder(out, "enrolment", d)
     ymd = d.strftime("%Y%m%d")
     main = [i for i, r in enumerate(rows) if r.affiliation != "DLA"]
     dla = [i for i, r in enumerate(rows) if r.affiliation == "DLA"]
     files = []
-    for i, chunk in enumerate(split(main, n_parts(len(main), min_parts, max_part_rows)), 1):
+    for i, chunk in enumerate(split(main, n_parts(len(main), min_parts, max_part_rows)), first):
         name = f"enrolment_{ymd}_{i:03d}.csv"
         bom = i % 2 == 0
         values = _overlaid(rows, chunk, enrolment_values, plan, name, 2, log)
@@ -150,7 +151,8 @@ def write_enrolment(out: Path, d: date, rows: Sequence[SnapRow], min_parts: int,
         files.append({"name": name, "encoding": "utf-8", "sha256": sha256_of(folder / name),
                       "rows": n})
     if dla:
-        for i, chunk in enumerate(split(dla, n_parts(len(dla), min_dla_parts, max_part_rows)), 1):
+        for i, chunk in enumerate(split(dla, n_parts(len(dla), min_dla_parts, max_part_rows)),
+                                  first_dla):
             name = f"enrolment_dla_{ymd}_{i:03d}.csv"
             values = _overlaid(rows, chunk, enrolment_values, plan, name, 2, log)
             n = _write_csv_part(folder / name, values, "cp874", crlf=i % 2 == 1)
@@ -160,12 +162,13 @@ def write_enrolment(out: Path, d: date, rows: Sequence[SnapRow], min_parts: int,
 
 
 def write_welfare(out: Path, d: date, rows: Sequence[Screening], parts: int, max_part_rows: int,
-                  plan: RowPlan = EMPTY_PLAN, log: FaultLog | None = None) -> list[dict]:
+                  plan: RowPlan = EMPTY_PLAN, log: FaultLog | None = None,
+                  first: int = 1) -> list[dict]:
     folder = _folder(out, "welfare", d)
     ymd = d.strftime("%Y%m%d")
     files = []
     indices = range(len(rows))
-    for i, chunk in enumerate(split(indices, n_parts(len(rows), parts, max_part_rows)), 1):
+    for i, chunk in enumerate(split(indices, n_parts(len(rows), parts, max_part_rows)), first):
         name = f"welfare_{ymd}_{i:03d}.parquet"
         values = list(_overlaid(rows, chunk, welfare_values, plan, name, 1, log))
         columns = {c: [v[j] for v in values] for j, c in enumerate(WELFARE.columns)}
@@ -178,14 +181,14 @@ def write_welfare(out: Path, d: date, rows: Sequence[Screening], parts: int, max
 
 def write_registry(out: Path, d: date, events: Sequence[RegistryEvent], parts: int,
                    max_part_rows: int, plan: RowPlan = EMPTY_PLAN,
-                   log: FaultLog | None = None) -> list[dict]:
+                   log: FaultLog | None = None, first: int = 1) -> list[dict]:
     """Pipe-separated, windows-874, LF line ends, header line. A person's events of one delivery
     always sit in one part, in order (deltas are one part)."""
     folder = _folder(out, "registry", d)
     ymd = d.strftime("%Y%m%d")
     files = []
     indices = range(len(events))
-    for i, chunk in enumerate(split(indices, n_parts(len(events), parts, max_part_rows)), 1):
+    for i, chunk in enumerate(split(indices, n_parts(len(events), parts, max_part_rows)), first):
         name = f"registry_{ymd}_{i:03d}.txt"
         n = 0
         with open(folder / name, "w", encoding="cp874", newline="") as f:
