@@ -132,46 +132,74 @@ class LandingZone:
         """Checksums, declared encoding and header of every file; raises DeliveryRefused.
 
         Row counts are reconciled by the loader from COPY's own count, in the load transaction.
+        The loader does the same checks on the blocks it streams into COPY (one read of each file,
+        see FileCheck) and calls this only to name the refusal when something failed.
         """
         for f in delivery.files:
             path = f"{delivery.folder}/{f.name}"
-
-            def refuse(rule: str, detail: str, f=f) -> DeliveryRefused:
-                return DeliveryRefused(delivery.source, delivery.extract_date, f.name, rule, detail)
-
             if not self.fs.exists(path):
-                raise refuse("file_missing", "listed in the manifest but not delivered")
-            digest = hashlib.sha256()
-            decoder = codecs.getincrementaldecoder(_codec(f.encoding))() if f.encoding else None
-            first_line = b""
-            offset = 0
+                raise DeliveryRefused(delivery.source, delivery.extract_date, f.name, "file_missing",
+                                      "listed in the manifest but not delivered")
+            check = FileCheck(delivery, f)
             with self.open(path) as fh:
                 while block := fh.read(BLOCK):
-                    digest.update(block)
-                    if len(first_line) < 65536 and b"\n" not in first_line:
-                        first_line += block[:65536]
-                    if decoder:
-                        try:
-                            decoder.decode(block)
-                        except UnicodeDecodeError as exc:
-                            raise refuse("encoding", f"not valid {f.encoding} at byte {offset + exc.start}") from None
-                    offset += len(block)
-                if decoder:
-                    try:
-                        decoder.decode(b"", final=True)
-                    except UnicodeDecodeError:
-                        raise refuse("encoding", f"not valid {f.encoding}: truncated character at end") from None
-            if digest.hexdigest() != f.sha256.lower():
-                raise refuse("sha256", "file bytes do not match the manifest's sha256 (corrupt or truncated transfer)")
-            expected = delivery.contract.columns
-            if delivery.contract.file_format == "parquet":
-                header = tuple(_parquet_columns(self, path))
-            else:
-                sep = "|" if delivery.contract.file_format == "pipe" else ","
-                line = first_line.split(b"\n", 1)[0].rstrip(b"\r").decode(_codec(f.encoding or "utf-8"))
-                header = tuple(c.strip().strip('"') for c in line.lstrip("\ufeff").split(sep))
-            if header != expected:
-                raise refuse("header", describe_header_drift(expected, header))
+                    check.update(block)
+            check.finish()
+            check.header(self, path)
+
+
+class FileCheck:
+    """sha256, declared encoding and header of one delivery file, fed block by block.
+
+    The same object serves `LandingZone.verify` (a read of its own) and the loader, which feeds it
+    the very blocks it sends to COPY, so each file is read once.
+    """
+
+    def __init__(self, delivery: Delivery, f: DeliveryFile):
+        self.delivery, self.f = delivery, f
+        self.digest = hashlib.sha256()
+        self.decoder = codecs.getincrementaldecoder(_codec(f.encoding))() if f.encoding else None
+        self.first_line = b""
+        self.offset = 0
+
+    def refuse(self, rule: str, detail: str) -> DeliveryRefused:
+        return DeliveryRefused(self.delivery.source, self.delivery.extract_date, self.f.name, rule, detail)
+
+    def update(self, block: bytes) -> None:
+        self.digest.update(block)
+        if len(self.first_line) < 65536 and b"\n" not in self.first_line:
+            self.first_line += block[:65536]
+        if self.decoder:
+            try:
+                self.decoder.decode(block)
+            except UnicodeDecodeError as exc:
+                at = self.offset + exc.start
+                raise self.refuse("encoding", f"not valid {self.f.encoding} at byte {at}") from None
+        self.offset += len(block)
+
+    def finish(self) -> None:
+        """After the last block: a truncated character, then the checksum."""
+        if self.decoder:
+            try:
+                self.decoder.decode(b"", final=True)
+            except UnicodeDecodeError:
+                raise self.refuse("encoding", f"not valid {self.f.encoding}: truncated character at end") from None
+        if self.digest.hexdigest() != self.f.sha256.lower():
+            raise self.refuse("sha256", "file bytes do not match the manifest's sha256 (corrupt or truncated transfer)")
+
+    def header(self, zone: LandingZone, path: str) -> None:
+        """The header against the contract (text files: from the first block seen)."""
+        contract = self.delivery.contract
+        expected = contract.columns
+        if contract.file_format == "parquet":
+            header = tuple(_parquet_columns(zone, path))
+        else:
+            sep = "|" if contract.file_format == "pipe" else ","
+            line = self.first_line.split(b"\n", 1)[0].rstrip(b"\r").decode(_codec(self.f.encoding or "utf-8"),
+                                                                           errors="replace")
+            header = tuple(c.strip().strip('"') for c in line.lstrip("\ufeff").split(sep))
+        if header != expected:
+            raise self.refuse("header", describe_header_drift(expected, header))
 
 
 def _codec(encoding: str) -> str:

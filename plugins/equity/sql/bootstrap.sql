@@ -54,28 +54,56 @@ create table if not exists audit.pipeline_runs (
 );
 
 -- raw: as delivered, every value text, tagged with batch, file and line.
+-- LIST-partitioned by _batch_id: the loader COPYs each batch into a table of its own, checks it and
+-- attaches it as the batch's partition; replacing a date's batch drops the old partition (no DELETE,
+-- no index to maintain). Readers (dbt sources, GX gates on one _batch_id) see one table, pruned.
+-- Rows inserted by hand (tests) land in the default partition.
+-- Warehouses bootstrapped before the partitioning: the plain tables are converted once, below.
+do $$
+declare t text;
+begin
+    foreach t in array array['enrolment_roster', 'welfare_screenings', 'registry_events'] loop
+        if exists (select 1 from pg_class c join pg_namespace n on n.oid = c.relnamespace
+                   where n.nspname = 'raw' and c.relname = t and c.relkind = 'r') then
+            execute format('alter table raw.%I rename to %I', t, t || '_unpartitioned');
+        end if;
+    end loop;
+end $$;
 create table if not exists raw.enrolment_roster (
     _batch_id bigint not null, _file text not null, _line int not null,
     person_id text, school_code text, school_name text, affiliation text,
     school_subdistrict_code text, academic_year text, term text, grade text, status text,
     status_date text, first_name text, last_name text, sex text, birth_date text,
     disability text, home_subdistrict_code text, days_absent text
-);
+) partition by list (_batch_id);
 create table if not exists raw.welfare_screenings (
     _batch_id bigint not null, _file text not null, _line int not null,
     screening_id text, person_id text, household_id text, screened_on text,
     household_size text, household_income_month text, caregiver text, has_welfare_card text,
     housing text, electricity text, clean_water text, farm_land text, vehicle text, action text
-);
+) partition by list (_batch_id);
 create table if not exists raw.registry_events (
     _batch_id bigint not null, _file text not null, _line int not null,
     pid text, birth_date text, sex text, nationality text, house_id text,
     subdistrict_code text, lao_code text, event text, event_date text,
     mother_pid text, father_pid text
-);
-create index if not exists enrolment_roster_batch on raw.enrolment_roster (_batch_id);
-create index if not exists welfare_screenings_batch on raw.welfare_screenings (_batch_id);
-create index if not exists registry_events_batch on raw.registry_events (_batch_id);
+) partition by list (_batch_id);
+create table if not exists raw.enrolment_roster_default partition of raw.enrolment_roster default;
+create table if not exists raw.welfare_screenings_default partition of raw.welfare_screenings default;
+create table if not exists raw.registry_events_default partition of raw.registry_events default;
+do $$
+declare t text; b bigint;
+begin
+    foreach t in array array['enrolment_roster', 'welfare_screenings', 'registry_events'] loop
+        if to_regclass(format('raw.%I', t || '_unpartitioned')) is not null then
+            for b in execute format('select distinct _batch_id from raw.%I', t || '_unpartitioned') loop
+                execute format('create table raw.%I partition of raw.%I for values in (%s)', t || '_b' || b, t, b);
+            end loop;
+            execute format('insert into raw.%I select * from raw.%I', t, t || '_unpartitioned');
+            execute format('drop table raw.%I', t || '_unpartitioned');
+        end if;
+    end loop;
+end $$;
 
 -- Reference geography, reloaded each night from EQUITY_REFERENCE or the shipped set.
 create table if not exists reference.subdistricts (

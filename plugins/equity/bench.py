@@ -1,0 +1,322 @@
+"""Ingestion benchmark: national-size deliveries, loaded by the real loader, compared with a bare COPY.
+
+The generator holds its world in memory and cannot simulate 13 M persons on one machine, so a
+national-size delivery is made by *replicating* a small generated one (20,000 persons, fault profile
+`default`, one day): every data line is copied R times, and in copy r every person ID (national ID
+or G-code, including mother_pid / father_pid) is rewritten to
+
+    first digit | r (4 digits) | index of the original ID (5 digits) | original digits 10-11 | check
+
+with the check digit recomputed and then shifted by the original's own error, so a valid ID stays
+valid, an invalid one stays invalid, IDs stay unique across copies and duplicate / conflicting rows
+stay duplicates / conflicts within their copy. Every row fault of the base is therefore present R
+times: the expected rejects are R x the base's fault log, checked after each load.
+
+The rewrite is done with numpy on a byte template of each base file (no per-row Python), and the
+files, their sha256 and the manifest are cached under `.equity/bench/<scale>/` for reuse.
+
+Scales (`EQUITY_BENCH_SCALE`): `100k`, `1m`, `national` (about 11 M enrolment and 13.5 M registry
+BASELINE rows).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+
+from equity.contracts import CONTRACTS
+
+BASE_CHILDREN = 20_000
+BASE_SEED = 7
+DAY = date(2026, 11, 20)
+SCALES = {  # target data rows per source
+    "100k": {"enrolment": 100_000, "registry": 120_000},
+    "1m": {"enrolment": 1_000_000, "registry": 1_200_000},
+    "national": {"enrolment": 11_000_000, "registry": 13_500_000},
+}
+PART_ROWS = 250_000  # the generator's max_part_rows
+FORMAT_VERSION = "1"
+WEIGHTS = np.array([13 - i for i in range(12)], dtype=np.int64)
+
+
+def bench_root() -> Path:
+    return Path(os.environ.get("EQUITY_BENCH_DIR", Path.cwd() / ".equity" / "bench"))
+
+
+def base_delivery(root: Path) -> Path:
+    base = root / f"base{BASE_CHILDREN // 1000}k"
+    if not (base / "_truth" / "summary.json").exists():
+        from equity.synth import generate
+
+        generate(base, children=BASE_CHILDREN, start=DAY, days=1, seed=BASE_SEED, faults="default")
+    return base
+
+
+def _id_slots(line: bytes, source: str, base_offset: int) -> list[tuple[int, bytes]]:
+    """(offset, 13-byte ID) of every person ID field of one data line."""
+    out = []
+    if source == "enrolment":
+        fields = [(0, line.split(b",", 1)[0])]
+    else:
+        parts = line.rstrip(b"\r\n").split(b"|")
+        starts = np.cumsum([0] + [len(p) + 1 for p in parts[:-1]])
+        fields = [(int(starts[i]), parts[i]) for i in (0, 9, 10) if i < len(parts)]
+    for off, value in fields:
+        if len(value) == 13 and (value.isdigit() or (value[:1] == b"G" and value[1:].isdigit())):
+            out.append((base_offset + off, value))
+    return out
+
+
+class _Template:
+    """The data lines of one base file with every ID rewritten for copy r = 0, and where the IDs are."""
+
+    def __init__(self, data: bytes, source: str, index: dict[bytes, int]):
+        header_end = data.index(b"\n") + 1
+        self.header = data[:header_end]
+        body = bytearray(data[header_end:])
+        self.rows = body.count(b"\n")
+        pos, s0, delta, national = [], [], [], []
+        offset = 0
+        for line in bytes(body).split(b"\n")[:-1]:
+            for off, value in _id_slots(line, source, offset):
+                i = index.setdefault(value, len(index))
+                if i >= 100_000:
+                    raise RuntimeError("base delivery has too many distinct IDs for the 5-digit index")
+                new = value[:1] + b"0000" + b"%05d" % i + value[10:13]
+                is_nat = value.isdigit()
+                if is_nat:
+                    digits = np.frombuffer(value, dtype=np.uint8).astype(np.int64) - 48
+                    orig_check = (11 - int(digits[:12] @ WEIGHTS) % 11) % 10
+                    d_new = np.frombuffer(new, dtype=np.uint8).astype(np.int64) - 48
+                    s0.append(int(d_new[:12] @ WEIGHTS))  # the r digits are 0 here
+                    delta.append((int(digits[12]) - orig_check) % 10)
+                else:
+                    s0.append(0)
+                    delta.append(0)
+                national.append(is_nat)
+                body[off:off + 13] = new
+                pos.append(off)
+            offset += len(line) + 1
+        self.body = np.frombuffer(bytes(body), dtype=np.uint8)
+        self.pos = np.array(pos, dtype=np.int64)
+        nat = np.array(national, dtype=bool)
+        self.nat_pos = self.pos[nat]
+        self.s0 = np.array(s0, dtype=np.int64)[nat]
+        self.delta = np.array(delta, dtype=np.int64)[nat]
+
+    def copy(self, r: int) -> bytes:
+        buf = self.body.copy()
+        rd = [int(c) for c in f"{r:04d}"]
+        for j, digit in enumerate(rd):
+            buf[self.pos + 1 + j] = 48 + digit
+        wr = sum(d * (12 - j) for j, d in enumerate(rd))  # weights of positions 1-4: 12, 11, 10, 9
+        check = ((11 - (self.s0 + wr) % 11) % 10 + self.delta) % 10
+        buf[self.nat_pos + 12] = (48 + check).astype(np.uint8)
+        return buf.tobytes()
+
+
+def build(scale: str, root: Path | None = None) -> dict:
+    """Write (or reuse) the scaled deliveries; returns {source: {folder, rows, bytes, replicas, expected}}."""
+    root = root or bench_root()
+    out = root / scale
+    info_path = out / "bench_info.json"
+    if info_path.exists():
+        info = json.loads(info_path.read_text())
+        if info.get("format") == FORMAT_VERSION:
+            return info
+    base = base_delivery(root)
+    faults = list(csv.DictReader((base / "_truth" / "faults.csv").open()))
+    info = {"format": FORMAT_VERSION, "scale": scale, "extract_date": DAY.isoformat(), "sources": {}}
+    index: dict[bytes, int] = {}
+    for source, target in SCALES[scale].items():
+        contract = CONTRACTS[source]
+        src_folder = base / source / DAY.isoformat()
+        manifest = json.loads((src_folder / "_manifest.json").read_text())
+        base_rows = sum(f["rows"] for f in manifest["files"])
+        replicas = max(1, -(-target // base_rows))
+        folder = out / source / DAY.isoformat()
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "_manifest.json").unlink(missing_ok=True)
+        files, serial, total_bytes = [], Counter(), 0
+        for f in manifest["files"]:
+            t = _Template((src_folder / f["name"]).read_bytes(), source, index)
+            per_part = max(1, PART_ROWS // max(1, t.rows))
+            prefix = f["name"].rsplit("_", 1)[0]  # e.g. enrolment_dla_20261120
+            for first in range(0, replicas, per_part):
+                serial[prefix] += 1
+                ext = contract.file_pattern.pattern.rsplit("\\.", 1)[1].rstrip("$")
+                name = f"{prefix}_{serial[prefix]:03d}.{ext}"
+                digest = hashlib.sha256()
+                rows = 0
+                with open(folder / name, "wb") as fh:
+                    fh.write(t.header)
+                    digest.update(t.header)
+                    for r in range(first, min(replicas, first + per_part)):
+                        block = t.copy(r)
+                        fh.write(block)
+                        digest.update(block)
+                        rows += t.rows
+                files.append({"name": name, "encoding": f["encoding"], "sha256": digest.hexdigest(), "rows": rows})
+                total_bytes += (folder / name).stat().st_size
+        m = dict(manifest, files=files)
+        (folder / "_manifest.json").write_text(json.dumps(m, indent=2))
+        base_rejects = sum(1 for r in faults if r["source"] == source and r["line"])
+        info["sources"][source] = {
+            "folder": str(folder), "rows": sum(f["rows"] for f in files), "bytes": total_bytes,
+            "files": len(files), "replicas": replicas, "base_rows": base_rows,
+            "expected_rejected": base_rejects * replicas,
+        }
+    info_path.write_text(json.dumps(info, indent=2))
+    return info
+
+
+# --- measurement ---------------------------------------------------------------------------------
+
+def _copy_options(source: str, encoding: str | None) -> str:
+    from equity.load import _copy_options as opts
+
+    return opts(CONTRACTS[source].file_format, encoding)
+
+
+def bare_copy(url: str, folder: str, source: str) -> dict:
+    """COPY the same bytes into an UNLOGGED all-text table: the ceiling the loader is measured against."""
+    import psycopg
+    from psycopg import sql
+
+    from equity.landing import BLOCK
+
+    contract = CONTRACTS[source]
+    manifest = json.loads((Path(folder) / "_manifest.json").read_text())
+    cols = sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(c)) for c in contract.columns)
+    with psycopg.connect(url) as conn:
+        conn.execute("drop table if exists bench_bare")
+        conn.execute(sql.SQL("create unlogged table bench_bare ({})").format(cols))
+        conn.commit()
+        t0 = time.perf_counter()
+        rows = 0
+        for f in manifest["files"]:
+            with conn.cursor() as cur, open(Path(folder) / f["name"], "rb") as fh:
+                with cur.copy(sql.SQL("copy bench_bare from stdin with ({})").format(
+                        sql.SQL(_copy_options(source, f["encoding"])))) as copy:
+                    while block := fh.read(BLOCK):
+                        copy.write(block)
+                rows += cur.rowcount
+        conn.commit()
+        seconds = time.perf_counter() - t0
+        conn.execute("drop table bench_bare")
+        conn.commit()
+    return {"seconds": seconds, "rows": rows}
+
+
+def load_in_subprocess(url: str, landing: str, source: str, extract_date: str) -> dict:
+    """Run the real loader in a fresh process; its peak RSS is the loader's own."""
+    cmd = [sys.executable, "-m", "equity.bench", "load", url, landing, source, extract_date]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _load_main(url: str, landing: str, source: str, extract_date: str) -> None:
+    import logging
+
+    from equity import load as loader
+    from equity.load import load_delivery
+
+    logging.basicConfig(level=logging.WARNING)
+    t0 = time.perf_counter()
+    out = load_delivery(url, landing, source, date.fromisoformat(extract_date), f"bench-{uuid.uuid4().hex[:8]}")
+    seconds = time.perf_counter() - t0
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    vm_hwm = None
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            vm_hwm = int(line.split()[1])
+    print(json.dumps({"seconds": seconds, "status": out.status, "rows": out.rows, "rejected": out.rejected,
+                      "batch_id": out.batch_id,
+                      "phases": getattr(loader, "LAST_PHASES", {}), "peak_rss_kib": max(peak_kib, vm_hwm or 0)}))
+
+
+def scratch_database(admin_url: str) -> str:
+    import psycopg
+
+    name = f"equity_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'create database "{name}"')
+    return admin_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+def drop_database(url: str) -> None:
+    import psycopg
+
+    admin = url.rsplit("/", 1)[0] + "/postgres"
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'drop database if exists "{name}" with (force)')
+
+
+def run(admin_url: str, scale: str, sources=("enrolment", "registry"), repeats: int = 1) -> dict:
+    """Build (or reuse) the scaled deliveries, then per source: bare COPY, load, bare COPY again."""
+    import psycopg
+
+    from equity.paths import SHIPPED_REFERENCE_DIR
+    from equity.reference import load_reference
+    from equity.warehouse import bootstrap
+
+    t0 = time.perf_counter()
+    info = build(scale)
+    build_seconds = time.perf_counter() - t0
+    url = scratch_database(admin_url)
+    results = {"scale": scale, "build_seconds": round(build_seconds, 1), "runs": []}
+    try:
+        bootstrap(url)
+        load_reference(url, SHIPPED_REFERENCE_DIR)
+        with psycopg.connect(url) as conn:
+            results["server"] = conn.execute("select version()").fetchone()[0].split(" on ")[0]
+            results["wal_level"] = conn.execute("show wal_level").fetchone()[0]
+        landing = str(Path(info["sources"]["enrolment"]["folder"]).parents[1])
+        for rep in range(repeats):
+            for source in sources:
+                s = info["sources"][source]
+                bare1 = bare_copy(url, s["folder"], source)
+                load = load_in_subprocess(url, landing, source, info["extract_date"])
+                bare2 = bare_copy(url, s["folder"], source)
+                bare = (bare1["seconds"] + bare2["seconds"]) / 2
+                assert load["status"] == "loaded", load
+                assert load["rows"] + load["rejected"] == s["rows"], (load, s)
+                assert load["rejected"] == s["expected_rejected"], (load, s)
+                results["runs"].append({
+                    "repeat": rep + 1, "source": source, "rows": s["rows"], "bytes": s["bytes"],
+                    "files": s["files"], "rejected": load["rejected"],
+                    "bare_copy_seconds": [round(bare1["seconds"], 2), round(bare2["seconds"], 2)],
+                    "load_seconds": round(load["seconds"], 2),
+                    "load_rows_per_s": round(s["rows"] / load["seconds"]),
+                    "load_mb_per_s": round(s["bytes"] / 1e6 / load["seconds"], 1),
+                    "bare_rows_per_s": round(s["rows"] / bare),
+                    "ratio_to_bare_copy": round(bare / load["seconds"], 3),
+                    "peak_rss_mib": round(load["peak_rss_kib"] / 1024, 1),
+                    "load_phases_seconds": load.get("phases", {}),
+                })
+    finally:
+        drop_database(url)
+    return results
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "load":
+        _load_main(*sys.argv[2:6])
+    elif sys.argv[1] == "build":
+        print(json.dumps(build(sys.argv[2]), indent=2))
+    elif sys.argv[1] == "run":
+        print(json.dumps(run(os.environ.get("EQUITY_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
+                             sys.argv[2], repeats=int(sys.argv[3]) if len(sys.argv) > 3 else 1), indent=2))

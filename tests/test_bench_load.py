@@ -1,0 +1,213 @@
+"""Ingestion benchmark (`make bench`) and the proof that the loader's fast row checks are the contract's.
+
+- `test_fast_checks_agree_with_util_definitions` (in the normal suite): the loader's row rules
+  (equity.checks.RULES: integer date arithmetic, inlined ID check, array lookups) give the same reason
+  as the straightforward definitions on util.iso_date / be_dmy_date / be_ymd_date / national_id_ok /
+  age() and the reference tables, on every day of several years (leap years included), 00 parts,
+  malformed values and IDs.
+- `test_ingestion_benchmark` (`-m bench`): national-size deliveries (EQUITY_BENCH_SCALE = 100k | 1m |
+  national, default national) loaded by the real loader, against a bare COPY of the same bytes into
+  an UNLOGGED table in the same run; figures to docs/bench/ingestion.json.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from datetime import date, timedelta
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from equity import contracts as c
+from equity.checks import RULES, params, reason_expression
+from equity.paths import SHIPPED_REFERENCE_DIR
+from equity.reference import load_reference
+from equity.warehouse import bootstrap
+
+D = date(2026, 11, 20)
+
+
+def _in(col, values):
+    return f"{col} is null or {col} not in (" + ", ".join(f"'{v}'" for v in values) + ")"
+
+
+def _age_bad(birth):
+    return f"extract(year from age(%(extract_date)s::date, {birth})) not between 0 and 24"
+
+
+# The rules as first written (before the speed-up): util functions, regexes, correlated lookups.
+REFERENCE_RULES = {
+    "enrolment": [
+        ("blank_person_id", "nullif(trim(person_id), '') is null"),
+        ("invalid_person_id", "not (util.national_id_ok(person_id) or person_id ~ '^G[0-9]{12}$')"),
+        ("unknown_enum", _in("affiliation", c.AFFILIATIONS)),
+        ("unknown_enum", _in("grade", c.GRADES)),
+        ("unknown_enum", _in("status", c.ENROLMENT_STATUSES)),
+        ("unknown_enum", _in("sex", ("M", "F"))),
+        ("invalid_date", "util.iso_date(status_date) is null"),
+        ("invalid_date", "util.be_dmy_date(birth_date) is null"),
+        ("birth_in_future", "util.be_dmy_date(birth_date) > %(extract_date)s::date"),
+        ("age_out_of_range", _age_bad("util.be_dmy_date(birth_date)")),
+        ("invalid_number", "academic_year !~ '^[0-9]{4}$' or term is null or term not in ('1', '2')"
+                           " or disability !~ '^[0-9]$' or days_absent !~ '^[0-9]{1,3}$'"),
+        ("unknown_code", "school_code !~ '^[0-9]{10}$'"),
+        ("unknown_code", "not exists (select 1 from reference.subdistricts s"
+                         " where s.subdistrict_code = t.school_subdistrict_code)"),
+        ("unknown_code", "not exists (select 1 from reference.subdistricts s"
+                         " where s.subdistrict_code = t.home_subdistrict_code)"),
+    ],
+    "registry": [
+        ("blank_person_id", "nullif(trim(pid), '') is null"),
+        ("gcode_in_registry", "pid ~ '^G'"),
+        ("invalid_person_id", "not util.national_id_ok(pid)"
+                              " or coalesce(mother_pid, '') !~ '^([0-9]{13})?$'"
+                              " or coalesce(father_pid, '') !~ '^([0-9]{13})?$'"),
+        ("unknown_enum", _in("event", c.REGISTRY_EVENTS)),
+        ("unknown_enum", _in("sex", ("1", "2"))),
+        ("unknown_enum", "nationality is null or nationality !~ '^[A-Z]{3}$'"),
+        ("invalid_date", "util.be_ymd_date(birth_date) is null"),
+        ("invalid_date", "util.be_ymd_date(event_date) is null"
+                         " or substr(event_date, 5, 2) = '00' or substr(event_date, 7, 2) = '00'"),
+        ("birth_in_future", "util.be_ymd_date(birth_date) > %(extract_date)s::date"),
+        ("age_out_of_range", _age_bad("util.be_ymd_date(birth_date)")),
+        ("invalid_number", "coalesce(house_id, '') !~ '^[0-9]{11}$'"),
+        ("unknown_code", "(event not in ('MOVE_OUT', 'DEATH') or subdistrict_code is not null)"
+                         " and not exists (select 1 from reference.subdistricts s"
+                         " where s.subdistrict_code = t.subdistrict_code)"),
+        ("unknown_code", "(event not in ('MOVE_OUT', 'DEATH') or lao_code is not null)"
+                         " and not exists (select 1 from reference.laos l where l.lao_code = t.lao_code)"),
+    ],
+}
+assert [r for r, _ in REFERENCE_RULES["registry"]] == [r for r, _ in RULES["registry"]]
+assert [r for r, _ in REFERENCE_RULES["enrolment"]] == [r for r, _ in RULES["enrolment"]]
+
+GOOD = {
+    "enrolment": dict(person_id="1101700203450", school_code="1063010001", school_name="x", affiliation="OBEC",
+                      school_subdistrict_code="630101", academic_year="2569", term="2", grade="P3",
+                      status="ENROLLED", status_date="2026-05-16", first_name="a", last_name="b", sex="M",
+                      birth_date="14/02/2558", disability="0", home_subdistrict_code="630101", days_absent="2"),
+    "registry": dict(pid="1101700203450", birth_date="25580214", sex="1", nationality="THA",
+                     house_id="63010012345", subdistrict_code="630101", lao_code=None, event="BASELINE",
+                     event_date="25690101", mother_pid="", father_pid="1101700203468"),
+}
+MALFORMED = ["", " ", "abc", "2569", "25690", "2569-01-1", "2569/01/01", "256901011", "2569010", "๒๕๖๙๐๑๐๑",
+             "-2569-01-01", "0000-00-00", "00000000", "00/00/0000", "2026-1-120", "1/1/25580", None]
+IDS = ["1101700203450", "1101700203451", "0101700203452", "9101700203450", "110170020345", "11017002034500",
+       "G123456789012", "G12345678901", "g123456789012", "1101700203450 ", "", " ", None, "110170020345x",
+       "๑๑๐๑๗๐๐๒๐๓๔๕๐"]
+
+
+def _dates(fmt):
+    out = []
+    day = date(2000, 1, 1)
+    while day < date(2001, 3, 5):
+        out.append(fmt(day.year + 543, day.month, day.day))
+        day += timedelta(days=1)
+    for y in (1999, 2000, 2001, 2004, 2026, 2027, 2100, 1, 9999, 10000 - 543, 543 - 543):
+        for m in range(0, 14):
+            for d in (0, 1, 15, 28, 29, 30, 31, 32):
+                out.append(fmt(y + 543, m, d))
+    # around the 25th birthday and the extract date
+    for base in (D, D - timedelta(days=1), D + timedelta(days=1)):
+        for years in (0, 24, 25, 26):
+            for delta in (-1, 0, 1):
+                try:
+                    b = base.replace(year=base.year - years) + timedelta(days=delta)
+                except ValueError:
+                    continue
+                out.append(fmt(b.year + 543, b.month, b.day))
+    out.append(fmt(2000 + 543 + 24, 2, 29))
+    return out + MALFORMED
+
+
+def _cases(source):
+    good = GOOD[source]
+    cases = []
+    if source == "enrolment":
+        for v in _dates(lambda y, m, d: f"{d:02d}/{m:02d}/{y:04d}"):
+            cases.append(dict(good, birth_date=v))
+        for v in _dates(lambda y, m, d: f"{y - 543:04d}-{m:02d}-{d:02d}"):
+            cases.append(dict(good, status_date=v))
+        for v in IDS:
+            cases.append(dict(good, person_id=v))
+        for col, vals in (("school_code", ["1063010001", "106301000", "10630100011", "106301000x", None]),
+                          ("academic_year", ["2569", "256", "25690", "x569", None]),
+                          ("disability", ["0", "9", "10", "x", "", None]),
+                          ("days_absent", ["0", "999", "1000", "", "-1", None]),
+                          ("home_subdistrict_code", ["630101", "999999", "", None]),
+                          ("school_subdistrict_code", ["630101", "999999", None])):
+            cases += [dict(good, **{col: v}) for v in vals]
+    else:
+        for v in _dates(lambda y, m, d: f"{y:04d}{m:02d}{d:02d}"):
+            cases.append(dict(good, birth_date=v))
+            cases.append(dict(good, event_date=v))
+        for v in IDS:
+            cases += [dict(good, pid=v), dict(good, mother_pid=v), dict(good, father_pid=v)]
+        for col, vals in (("nationality", ["THA", "TH", "THAI", "tha", "T1A", None]),
+                          ("house_id", ["63010012345", "6301001234", "630100123456", "6301001234x", "", None]),
+                          ("event", ["BASELINE", "MOVE_OUT", "DEATH", "BIRTH", "X", None]),
+                          ("subdistrict_code", ["630101", "999999", None]),
+                          ("lao_code", [None, "9999999"])):
+            cases += [dict(good, **{col: v}) for v in vals]
+        cases += [dict(good, event=e, subdistrict_code=s, lao_code=lao)
+                  for e in ("MOVE_OUT", "DEATH", "MOVE_IN") for s in (None, "999999") for lao in (None, "9999999")]
+    return cases
+
+
+@pytest.mark.parametrize("source", ["enrolment", "registry"])
+def test_fast_checks_agree_with_util_definitions(warehouse, source):
+    bootstrap(warehouse)
+    load_reference(warehouse, SHIPPED_REFERENCE_DIR)
+    contract = c.CONTRACTS[source]
+    cases = _cases(source)
+    with psycopg.connect(warehouse) as conn:
+        lao = conn.execute("select lao_code from reference.subdistricts where subdistrict_code = '630101'").fetchone()
+        for case in cases:
+            if source == "registry" and case["lao_code"] is None and case["event"] not in ("MOVE_OUT", "DEATH"):
+                case["lao_code"] = lao[0]
+        conn.execute(sql.SQL("create temp table t (n int, {})").format(
+            sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(col)) for col in contract.columns)))
+        with conn.cursor().copy(sql.SQL("copy t from stdin")) as copy:
+            for i, case in enumerate(cases):
+                copy.write_row([i] + [case[col] for col in contract.columns])
+        old = sql.SQL("case " + " ".join(f"when coalesce(({cond}), true) then '{reason}'"
+                                         for reason, cond in REFERENCE_RULES[source]) + " end")
+        rows = conn.execute(sql.SQL("select n, {new}, {old} from t order by n").format(
+            new=reason_expression(source), old=old), params(conn, D)).fetchall()
+    differ = [(cases[n], new, old) for n, new, old in rows if new != old]
+    assert not differ, f"{len(differ)} of {len(rows)} differ, first: {differ[:5]}"
+    assert len({old for *_, old in rows}) >= 6  # the cases do reach the rules
+
+
+# --- the benchmark -------------------------------------------------------------------------------
+
+@pytest.mark.bench
+def test_ingestion_benchmark():
+    from equity.bench import run
+
+    scale = os.environ.get("EQUITY_BENCH_SCALE", "national")
+    repeats = int(os.environ.get("EQUITY_BENCH_REPEATS", "2" if scale == "national" else "1"))
+    admin = os.environ.get("EQUITY_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    try:
+        psycopg.connect(admin, connect_timeout=3).close()
+    except psycopg.OperationalError:
+        pytest.skip(f"no PostgreSQL at {admin}")
+    result = run(admin, scale, repeats=repeats)
+    result["machine"] = {"cores": os.cpu_count(), "platform": platform.platform(),
+                         "python": platform.python_version()}
+    for r in result["runs"]:
+        print(f"{scale} #{r['repeat']} {r['source']}: {r['rows']:,} rows, {r['bytes'] / 1e6:,.0f} MB,"
+              f" load {r['load_seconds']} s ({r['load_rows_per_s']:,} rows/s, {r['load_mb_per_s']} MB/s),"
+              f" bare COPY {r['bare_copy_seconds']} s, ratio {r['ratio_to_bare_copy']},"
+              f" peak RSS {r['peak_rss_mib']} MiB, phases {r['load_phases_seconds']}")
+    out = Path(__file__).resolve().parents[1] / "docs" / "bench" / "ingestion.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    doc = json.loads(out.read_text()) if out.exists() else {}
+    doc[scale] = result
+    out.write_text(json.dumps(doc, indent=2) + "\n")
+    for r in result["runs"]:
+        assert r["peak_rss_mib"] < 1024
