@@ -120,6 +120,10 @@ def test_nightly_dag_marts_match_ground_truth(warehouse, landing, monkeypatch):
                 assert counts == want, f"{day} LAO {lao}: mart {counts} != truth {want}"
 
         _assert_faults_handled_as_documented(conn, landing)
+        # Every run records its steps' timings, policy and code version for `equity status`.
+        for timings, policy, version in conn.execute("select timings, policy, code_version from audit.pipeline_runs"):
+            assert {"start", "transform", "gate_marts", "publish", "load:enrolment"} <= set(timings), timings
+            assert policy["poverty_line_thb"] == 3000 and version
         # History is kept as changes: the nightly build adds versions, it does not copy every snapshot.
         versions = conn.execute("select count(*) from intermediate.int_enrolment__record_versions").fetchone()[0]
         rostered = conn.execute("select sum(rows_loaded) from audit.load_batches where source = 'enrolment'"

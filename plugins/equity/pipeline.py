@@ -10,6 +10,8 @@ import json
 import logging
 import re
 import subprocess
+import time
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -38,6 +40,23 @@ def code_version() -> str:
     return f"{__version__}+{sha}" if sha else __version__
 
 
+@contextmanager
+def timed(run_id: str, step: str):
+    """Record the step's wall time in audit.pipeline_runs.timings (also when it fails)."""
+    started = time.monotonic()
+    try:
+        yield
+    finally:
+        seconds = round(time.monotonic() - started, 3)
+        try:
+            with connect() as conn:
+                conn.execute("update audit.pipeline_runs set timings = timings || jsonb_build_object(%s::text, %s)"
+                             " where run_id = %s", (step, seconds, run_id))
+                conn.commit()
+        except Exception as exc:  # noqa: BLE001 - a timing must never hide the step's own outcome
+            log.warning("could not record the timing of %s: %s", step, exc)
+
+
 def data_docs_dir(run_id: str) -> Path:
     """GX Data Docs (HTML, counts only) of one run: EQUITY_HOME/gx_docs/<run>/."""
     return state_dir() / "gx_docs" / re.sub(r"[^A-Za-z0-9_.-]", "_", run_id)
@@ -47,6 +66,7 @@ def start_run(as_of: date, run_id: str) -> dict:
     """Refuse early without the HMAC key; prepare schemas and reference data; open the run record."""
     from equity.access import apply_access
 
+    started = time.monotonic()
     hmac_key()
     url = warehouse_url()
     apply_access(url)  # schemas, tables, roles and grants (includes the bootstrap DDL)
@@ -55,9 +75,12 @@ def start_run(as_of: date, run_id: str) -> dict:
         conn.execute(
             "insert into audit.pipeline_runs (run_id, as_of_date, status, policy, code_version)"
             " values (%s, %s, 'running', %s, %s)"
-            " on conflict (run_id) do update set status = 'running', started_at = now(), finished_at = null",
+            " on conflict (run_id) do update set status = 'running', started_at = now(), finished_at = null,"
+            " timings = '{}'::jsonb",
             (run_id, as_of, json.dumps(policy()), code_version()),
         )
+        conn.execute("update audit.pipeline_runs set timings = jsonb_build_object('start', %s::float)"
+                     " where run_id = %s", (round(time.monotonic() - started, 3), run_id))
         conn.commit()
     return {"reference": counts}
 
@@ -65,7 +88,8 @@ def start_run(as_of: date, run_id: str) -> dict:
 def ingest(source: str, as_of: date, run_id: str) -> dict:
     """Verify and load one source's delivery for the date (refusals are recorded, then raised)."""
     try:
-        return load_delivery(warehouse_url(), landing(), source, as_of, run_id).as_dict()
+        with timed(run_id, f"load:{source}"):
+            return load_delivery(warehouse_url(), landing(), source, as_of, run_id).as_dict()
     except DeliveryRefused as refusal:
         return {"source": source, "extract_date": as_of.isoformat(), "status": "refused",
                 "batch_id": None, "message": str(refusal)}
@@ -74,11 +98,13 @@ def ingest(source: str, as_of: date, run_id: str) -> dict:
 def gate_source(load: dict, run_id: str) -> dict:
     """Run the source's GX suite on the batch just loaded; block keeps the source's last good state."""
     if load.get("status") != "loaded":
-        return {"source": load["source"], "status": load.get("status"), "failures": []}
+        return {"source": load["source"], "status": load.get("status"), "failures": [],
+                "message": load.get("message", "")}
     from equity.gates import validate_raw_batch
 
-    outcome = validate_raw_batch(warehouse_url(), load["source"], load["batch_id"], run_id,
-                                 docs_dir=data_docs_dir(run_id))
+    with timed(run_id, f"gate:{load['source']}"):
+        outcome = validate_raw_batch(warehouse_url(), load["source"], load["batch_id"], run_id,
+                                     docs_dir=data_docs_dir(run_id))
     return {"source": load["source"], "status": outcome.status,
             "failures": [list(map(str, f)) for f in outcome.failures]}
 
@@ -86,7 +112,8 @@ def gate_source(load: dict, run_id: str) -> dict:
 def transform(as_of: date, run_id: str) -> dict:
     from equity.transform import build
 
-    results = build(warehouse_url(), as_of)
+    with timed(run_id, "transform"):
+        results = build(warehouse_url(), as_of)
     return {"nodes": len(results), "seconds": round(sum(r["seconds"] for r in results), 2)}
 
 
@@ -96,8 +123,9 @@ def gate_marts(as_of: date, run_id: str) -> dict:
     from equity.publish import BUILD_SCHEMA
 
     url = warehouse_url()
-    return {mart: validate_mart(url, BUILD_SCHEMA, mart, as_of, run_id, docs_dir=data_docs_dir(run_id)).status
-            for mart in GATED_MARTS}
+    with timed(run_id, "gate_marts"):
+        return {mart: validate_mart(url, BUILD_SCHEMA, mart, as_of, run_id, docs_dir=data_docs_dir(run_id)).status
+                for mart in GATED_MARTS}
 
 
 class NotPublished(RuntimeError):
@@ -111,7 +139,8 @@ def publish(as_of: date, run_id: str, marts_gate: dict) -> dict:
     blocked = sorted(m for m, status in marts_gate.items() if status == "blocked")
     if blocked:
         raise NotPublished(f"{as_of} not published: mart gate blocked {blocked}; `marts` keeps the last good night")
-    return publish_night(warehouse_url(), as_of, run_id)
+    with timed(run_id, "publish"):
+        return publish_night(warehouse_url(), as_of, run_id)
 
 
 def _silent_sources(conn, as_of: date) -> dict[str, int]:

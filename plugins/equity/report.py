@@ -16,16 +16,17 @@ def status_text(limit: int = 5) -> str:
         if not exists:
             return "\n".join(lines + ["no runs yet: try `equity demo` or `equity run --date YYYY-MM-DD`"])
         runs = conn.execute(
-            "select as_of_date, status, run_id, revisions, gates, counts, started_at, finished_at"
+            "select as_of_date, status, run_id, revisions, gates, counts, started_at, finished_at, timings"
             " from audit.pipeline_runs order by started_at desc limit %s", (limit,)).fetchall()
     if not runs:
         lines.append("no runs yet")
-    for as_of, status, run_id, revisions, gates, counts, started, finished in runs:
+    for as_of, status, run_id, revisions, gates, counts, started, finished, timings in runs:
         took = f"{(finished - started).total_seconds():.0f}s" if finished else "running"
         lines.append(f"{as_of}  {status:<9} {took:>6}  {run_id}")
         for s in (gates or {}).get("sources", []):
             fails = "; ".join(" ".join(f) for f in s.get("failures", [])[:3])
-            lines.append(f"    {s.get('source'):<10} {s.get('status')}" + (f"  ({fails})" if fails else ""))
+            why = fails or s.get("message", "")
+            lines.append(f"    {s.get('source'):<10} {s.get('status')}" + (f"  ({why[:200]})" if why else ""))
         marts = (gates or {}).get("marts")
         if marts:
             lines.append(f"    marts gate: {json.dumps(marts)}")
@@ -33,6 +34,8 @@ def status_text(limit: int = 5) -> str:
             lines.append(f"    rows loaded: {counts.get('raw')}  children: {counts.get('children')}")
         if revisions:
             lines.append(f"    revisions: {revisions}")
+        if timings:
+            lines.append("    seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()))
     return "\n".join(lines)
 
 

@@ -52,6 +52,8 @@ create table if not exists audit.pipeline_runs (
     started_at    timestamptz not null default now(),
     finished_at   timestamptz
 );
+-- seconds per step of the night (start, load:<source>, gate:<source>, transform, gate_marts, publish)
+alter table audit.pipeline_runs add column if not exists timings jsonb not null default '{}'::jsonb;
 
 -- raw: as delivered, every value text, tagged with batch, file and line.
 -- LIST-partitioned by _batch_id: the loader COPYs each batch into a table of its own, checks it and
