@@ -8,6 +8,7 @@ import os
 import secrets
 import sys
 import time
+import warnings
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -35,7 +36,13 @@ def cmd_generate(args) -> int:
     print(f"generating {args.days} night(s) from {args.start} for about {args.children:,} persons into {out}")
     summary = generate(out, children=args.children, start=args.start, days=args.days, seed=args.seed,
                        faults=args.faults, progress=_progress("generate"))
-    print(f"done: {summary}")
+    days = summary.get("per_day", [])
+    print(f"done: {summary.get('persons', 0):,} persons, {len(days)} night(s), faults: {args.faults}"
+          f" ({sum(summary.get('fault_counts', {}).values())} row faults,"
+          f" {len(summary.get('delivery_faults', []))} broken deliveries)")
+    for d in days:
+        print(f"  {d['as_of_date']}: {d['children']:,} children (truth), rows delivered {d['delivered_rows']}")
+    print(f"  ground truth and fault log: {out / '_truth'}")
     return 0
 
 
@@ -104,7 +111,15 @@ def cmd_stop(args) -> int:
     return 0
 
 
+def _quiet_third_party_warnings() -> None:
+    """Library deprecation chatter is for developers, not for people running the pipeline."""
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+    warnings.filterwarnings("ignore", message=".*httpx.*")
+
+
 def main(argv: list[str] | None = None) -> int:
+    _quiet_third_party_warnings()
     logging.basicConfig(level=os.environ.get("EQUITY_LOG_LEVEL", "WARNING"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     p = argparse.ArgumentParser(prog="equity", description=__doc__)
