@@ -244,3 +244,45 @@ def test_a_source_silent_longer_than_max_silence_days_is_reported(warehouse, mon
                          (source, day))
         # welfare: 4 days silent (alert); registry: 3 days (still within the allowance)
         assert _silent_sources(conn, date(2026, 11, 20)) == {"welfare": 4}
+
+
+STEPS = ("start", "load", "gate", "transform", "gate_marts", "publish")
+
+
+def _run_steps_then_die(day: date, run_id: str, upto: str) -> None:
+    """The night's steps in DAG order, stopping after `upto` as if the worker were killed there."""
+    from equity import pipeline
+    from equity.contracts import SOURCES
+
+    pipeline.start_run(day, run_id)
+    if upto == "start":
+        return
+    loads = [pipeline.ingest(s, day, run_id) for s in SOURCES]
+    if upto == "load":
+        return
+    [pipeline.gate_source(x, run_id) for x in loads]
+    if upto == "gate":
+        return
+    pipeline.transform(day, run_id)
+    if upto == "transform":
+        return
+    gate = pipeline.gate_marts(day, run_id)
+    if upto == "gate_marts":
+        return
+    pipeline.publish(day, run_id, gate)
+
+
+@pytest.mark.parametrize("server", ["system"])
+def test_a_night_killed_after_any_step_then_rerun_gives_the_marts_of_an_uninterrupted_run(
+        server, warehouse, clean_landing, monkeypatch):
+    """Kill the night for date 2 after each step in turn, re-run it through the DAG, compare every row."""
+    day2 = START + timedelta(days=1)
+    reference = _new_database(server)
+    assert {r["state"] for r in _run(reference, clean_landing, START, day2, monkeypatch)} == {"success"}
+    expected = _marts(reference)
+    assert {r["state"] for r in _run(warehouse, clean_landing, START, START, monkeypatch)} == {"success"}
+    monkeypatch.setenv("EQUITY_WAREHOUSE_URL", warehouse)
+    for upto in STEPS:
+        _run_steps_then_die(day2, f"killed-after-{upto}", upto)
+        assert {r["state"] for r in _run(warehouse, clean_landing, day2, day2, monkeypatch)} == {"success"}
+        assert _marts(warehouse) == expected, f"marts differ after a kill after {upto} and a re-run"
