@@ -13,15 +13,14 @@ from airflow.sdk.exceptions import AirflowFailException
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from equity.contracts import CONTRACTS, MANIFEST_NAME
+from equity.publish import MARTS as PUBLISHED_MARTS
 
 TZ = "Asia/Bangkok"
 
 RAW_ASSETS = {name: Asset(name=f"equity.raw.{c.raw_table}", uri=f"equity://warehouse/raw/{c.raw_table}",
                           group="equity-raw") for name, c in CONTRACTS.items()}
-MART_NAMES = ("child_equity_profile", "municipality_equity_summary", "province_equity_summary",
-              "national_equity_summary", "municipality_equity_trend")
 MART_ASSETS = [Asset(name=f"equity.marts.{m}", uri=f"equity://warehouse/marts/{m}", group="equity-marts")
-               for m in MART_NAMES]
+               for m in PUBLISHED_MARTS]
 
 # Retries are for transient trouble (network, a database restart); these are not transient.
 RETRY_POLICY = {
