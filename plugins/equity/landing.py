@@ -136,16 +136,25 @@ class LandingZone:
         see FileCheck) and calls this only to name the refusal when something failed.
         """
         for f in delivery.files:
-            path = f"{delivery.folder}/{f.name}"
-            if not self.fs.exists(path):
-                raise DeliveryRefused(delivery.source, delivery.extract_date, f.name, "file_missing",
-                                      "listed in the manifest but not delivered")
-            check = FileCheck(delivery, f)
-            with self.open(path) as fh:
-                while block := fh.read(BLOCK):
-                    check.update(block)
-            check.finish()
-            check.header(self, path)
+            self.check_file(delivery, f)
+
+    def existing_path(self, delivery: Delivery, f: DeliveryFile) -> str:
+        """The file's path; refused as `file_missing` when the manifest lists a file not delivered."""
+        path = f"{delivery.folder}/{f.name}"
+        if not self.fs.exists(path):
+            raise DeliveryRefused(delivery.source, delivery.extract_date, f.name, "file_missing",
+                                  "listed in the manifest but not delivered")
+        return path
+
+    def check_file(self, delivery: Delivery, f: DeliveryFile) -> None:
+        """Checksum, declared encoding and header of one whole file, in a read of its own."""
+        path = self.existing_path(delivery, f)
+        check = FileCheck(delivery, f)
+        with self.open(path) as fh:
+            while block := fh.read(BLOCK):
+                check.update(block)
+        check.finish()
+        check.header(self, path)
 
 
 class FileCheck:

@@ -199,19 +199,13 @@ def _copy_batch(url: str, zone: LandingZone, delivery: Delivery, run_id: str) ->
 def _copy_file(conn, zone: LandingZone, delivery: Delivery, f, part, cols) -> int:
     """Checksum, encoding and header of one file on the blocks that go to COPY; returns COPY's row count."""
     contract = delivery.contract
-    path = f"{delivery.folder}/{f.name}"
-    if not zone.fs.exists(path):
-        raise DeliveryRefused(delivery.source, delivery.extract_date, f.name, "file_missing",
-                              "listed in the manifest but not delivered")
+    if contract.file_format == "parquet":
+        # Arrow reads Parquet by random access: check the file's bytes in a pass of their own.
+        zone.check_file(delivery, f)
+    path = zone.existing_path(delivery, f)
     check = FileCheck(delivery, f)
     with zone.open(path) as fh:
         if contract.file_format == "parquet":
-            # Arrow reads Parquet by random access: check the file's bytes in a pass of their own.
-            while block := fh.read(BLOCK):
-                check.update(block)
-            check.finish()
-            check.header(zone, path)
-            fh.seek(0)
             first = b""
         else:
             first = fh.read(BLOCK)
