@@ -286,3 +286,39 @@ def test_a_night_killed_after_any_step_then_rerun_gives_the_marts_of_an_uninterr
         _run_steps_then_die(day2, f"killed-after-{upto}", upto)
         assert {r["state"] for r in _run(warehouse, clean_landing, day2, day2, monkeypatch)} == {"success"}
         assert _marts(warehouse) == expected, f"marts differ after a kill after {upto} and a re-run"
+
+
+def test_a_failed_dbt_build_is_resumed_from_its_point_of_failure(warehouse, clean_landing, tmp_path, caplog):
+    """dbt retry: the retried transform re-runs what failed or was skipped, not what succeeded."""
+    import logging
+
+    from equity.load import load_delivery
+    from equity.paths import SHIPPED_REFERENCE_DIR
+    from equity.reference import load_reference
+    from equity.transform import DbtFailed, _unfinished_build, build
+    from equity.warehouse import bootstrap
+
+    bootstrap(warehouse)
+    load_reference(warehouse, SHIPPED_REFERENCE_DIR)
+    for source in ("enrolment", "welfare", "registry"):
+        load_delivery(warehouse, str(clean_landing), source, START, "run-1")
+    with psycopg.connect(warehouse) as conn:
+        conn.execute("update audit.load_batches set gate_status = 'passed'")
+        conn.execute("alter table reference.laos rename to laos_away")  # the failure
+        conn.commit()
+    target = tmp_path / "target"
+    with pytest.raises(DbtFailed):
+        build(warehouse, START, target_dir=target)
+    assert _unfinished_build(target, START)
+    with psycopg.connect(warehouse) as conn:
+        conn.execute("alter table reference.laos_away rename to laos")  # the fix
+        conn.commit()
+    with caplog.at_level(logging.INFO, logger="equity.transform"):
+        results = build(warehouse, START, target_dir=target)
+    assert "dbt retry" in caplog.text
+    assert results and all(r["status"] in ("success", "pass", "no-op") for r in results)
+    ran = {r["name"] for r in results}
+    assert "model.equity.stg_audit__load_batches" not in ran  # succeeded the first time: not re-run
+    assert "model.equity.municipality_equity_summary" in ran
+    with psycopg.connect(warehouse) as conn:
+        assert conn.execute("select count(*) from marts_build.municipality_equity_summary").fetchone()[0] > 0
