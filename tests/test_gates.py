@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import time
 import uuid
 from datetime import date
@@ -20,12 +19,13 @@ import psycopg
 import pytest
 import yaml
 
+from conftest import SYSTEM_URL, _system_available
 from equity import gates
 from equity.contracts import CONTRACTS, SOURCES, national_id_check_digit
 from equity.gx_suites import SuiteError, expectation_name, load_suite
 from equity.paths import DBT_PROJECT_DIR, EXPECTATIONS_DIR, PACKAGE_DIR
 
-ADMIN_URL = os.environ.get("EQUITY_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+ADMIN_URL = SYSTEM_URL
 D = date(2026, 11, 20)
 SUB, LAO = "630101", "6300101"
 MARTS = ("child_equity_profile", "municipality_equity_summary")
@@ -33,18 +33,10 @@ MARTS = ("child_equity_profile", "municipality_equity_summary")
 
 # --- fixtures --------------------------------------------------------------------------------------
 
-def _server_up() -> bool:
-    try:
-        with psycopg.connect(ADMIN_URL, connect_timeout=3):
-            return True
-    except psycopg.OperationalError:
-        return False
-
-
 @pytest.fixture
 def db():
     """A fresh database with the warehouse bootstrap applied and a small reference set."""
-    if not _server_up():
+    if not _system_available():
         pytest.skip(f"PostgreSQL not reachable at {ADMIN_URL}")
     name = f"gates_test_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
