@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -15,11 +16,23 @@ def _equity(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
 
 
 def test_generate_writes_deliveries_and_says_where_the_truth_is(tmp_path):
-    out = _equity("generate", "--children", "200", "--days", "2", "--out", str(tmp_path))
+    out = _equity("generate", "--children", "2000", "--days", "2", "--out", str(tmp_path))
     assert out.returncode == 0, out.stderr
     assert "2 night(s)" in out.stdout and str(tmp_path / "_truth") in out.stdout
     for source in ("enrolment", "welfare", "registry"):
         assert (tmp_path / source / "2026-11-21" / "_manifest.json").exists()
+    # --children counts children aged 3-18 (13000000 = Thailand), as the generator's own truth counts them
+    summary = json.loads((tmp_path / "_truth" / "summary.json").read_text())
+    for day in summary["per_day"]:
+        assert 1900 <= day["children"] <= 2100, day["children"]
+    assert summary["persons"] > 3000  # persons aged 0-24 around them: parents' children under 3, youths 19-24
+
+
+def test_generate_can_be_sized_by_persons(tmp_path):
+    out = _equity("generate", "--persons", "300", "--days", "1", "--out", str(tmp_path))
+    assert out.returncode == 0, out.stderr
+    summary = json.loads((tmp_path / "_truth" / "summary.json").read_text())
+    assert 290 <= summary["persons"] <= 310 and summary["per_day"][0]["children"] < 250
 
 
 def test_run_refuses_without_the_hmac_key_and_says_why(tmp_path):

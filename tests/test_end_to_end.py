@@ -42,7 +42,7 @@ def landing(tmp_path_factory):
     from equity.synth import generate
 
     out = tmp_path_factory.mktemp("landing")
-    generate(out, children=1500, start=START, days=DAYS, seed=11, faults="default")
+    generate(out, persons=1500, start=START, days=DAYS, seed=11, faults="default")
     return out
 
 

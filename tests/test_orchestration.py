@@ -28,7 +28,7 @@ def clean_landing(tmp_path_factory):
     from equity.synth import generate
 
     out = tmp_path_factory.mktemp("landing")
-    generate(out, children=700, start=START, days=DAYS, seed=21, faults="clean")
+    generate(out, persons=700, start=START, days=DAYS, seed=21, faults="clean")
     return out
 
 

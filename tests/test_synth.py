@@ -47,7 +47,7 @@ DATES = [START + timedelta(days=i) for i in range(DAYS)]
 def landing(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("landing")
     t0 = time.perf_counter()
-    generate(out, children=2000, start=START, days=DAYS, seed=7)
+    generate(out, persons=2000, start=START, days=DAYS, seed=7)
     assert time.perf_counter() - t0 < 30  # 2,000 x 5 days takes a few seconds
     return out
 
@@ -239,9 +239,9 @@ def test_g_codes_only_in_enrolment_and_welfare_mostly_in_border_provinces(landin
 
 def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path):
     a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
-    generate(a, children=300, days=3, seed=11)
-    generate(b, children=300, days=3, seed=11)
-    generate(c, children=300, days=3, seed=12)
+    generate(a, persons=300, days=3, seed=11)
+    generate(b, persons=300, days=3, seed=11)
+    generate(c, persons=300, days=3, seed=12)
     files_a = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
     assert files_a == sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
     for rel in files_a:
@@ -411,19 +411,19 @@ def test_truth_files_and_clean_faults(landing):
 
 def test_unknown_fault_profile_is_refused_clearly(tmp_path):
     with pytest.raises(ValueError, match="clean"):
-        generate(tmp_path, children=10, days=1, faults="nasty")
+        generate(tmp_path, persons=10, days=1, faults="nasty")
 
 
 def test_progress_is_called_as_the_cli_draws_it(tmp_path):
     calls = []
-    generate(tmp_path, children=50, days=2, seed=1, progress=lambda *a: calls.append(a))
+    generate(tmp_path, persons=50, days=2, seed=1, progress=lambda *a: calls.append(a))
     assert calls == [(START, 1, 2), (START + timedelta(days=1), 2, 2)]
 
 
 def test_extreme_poverty_varies_between_provinces(tmp_path):
     """Extremely poor share of screened children: a few % in Bangkok, up to ~45 % in the poorest
     provinces (Mae Hong Son, Tak, the deep South)."""
-    generate(tmp_path, children=25000, start=START, days=1, seed=7)
+    generate(tmp_path, persons=25000, start=START, days=1, seed=7)
     rows = pq.read_table(tmp_path / "_truth" / "child_truth.parquet",
                          columns=["province_code", "poverty_level"]).to_pylist()
     screened, extreme = Counter(), Counter()

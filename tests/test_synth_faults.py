@@ -53,7 +53,7 @@ DELIVERY_KINDS = [k for k in FAULT_KINDS if k in DELIVERY_FAULTS]
 @pytest.fixture(scope="module")
 def landing(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("faulty")
-    generate(out, children=2000, start=START, days=DAYS, seed=7, faults="default")
+    generate(out, persons=2000, start=START, days=DAYS, seed=7, faults="default")
     return out
 
 
@@ -260,7 +260,9 @@ def replay_landing(landing: Path):
 # --- tests ------------------------------------------------------------------------------------
 
 def test_profiles_and_kinds():
-    assert set(FAULT_PROFILES) == {"clean", "default"}
+    assert set(FAULT_PROFILES) == {"clean", "default", "rows"}
+    rows = FAULT_PROFILES["rows"]  # the benchmarks' profile: every row fault, every delivery intact
+    assert set(rows.row_rates) == set(ROW_KINDS) and not any(rows.delivery_rates.values())
     assert ROW_KINDS == [  # EXTRACTS.md's row faults, named as the loader's reject reasons
         "blank_person_id", "gcode_in_registry", "invalid_person_id", "unknown_enum", "invalid_date",
         "birth_in_future", "age_out_of_range", "negative_income", "invalid_household_size",
@@ -269,7 +271,7 @@ def test_profiles_and_kinds():
     assert DELIVERY_KINDS == ["sha256", "row_count", "encoding", "header", "manifest_missing"]
     assert set(DELIVERY_KINDS) <= set(DELIVERY_FAULTS)
     with pytest.raises(ValueError, match="unknown fault profile"):
-        generate(Path("/nonexistent"), children=10, days=1, faults="nasty")
+        generate(Path("/nonexistent"), persons=10, days=1, faults="nasty")
     with pytest.raises(ValueError, match="unknown fault kinds"):
         FaultProfile("x", row_rates={"typo": 0.1})
 
@@ -318,7 +320,7 @@ def test_truth_is_the_rules_applied_to_what_loads(landing, replay):
 @pytest.fixture(scope="module")
 def clean(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("clean")
-    generate(out, children=2000, start=START, days=DAYS, seed=7, faults="clean")
+    generate(out, persons=2000, start=START, days=DAYS, seed=7, faults="clean")
     return out
 
 
@@ -364,8 +366,8 @@ def test_refused_deltas_are_delivered_again_next_day(landing, clean, log):
 
 def test_same_seed_same_bytes_with_faults(tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
-    generate(a, children=400, days=4, seed=3, faults="default")
-    generate(b, children=400, days=4, seed=3, faults="default")
+    generate(a, persons=400, days=4, seed=3, faults="default")
+    generate(b, persons=400, days=4, seed=3, faults="default")
     files = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
     assert files == sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
     for rel in files:
@@ -374,7 +376,7 @@ def test_same_seed_same_bytes_with_faults(tmp_path):
 
 def test_custom_profile_rates(tmp_path):
     only = FaultProfile("dups", row_rates={"duplicate_row": 0.05})
-    generate(tmp_path, children=300, days=2, seed=5, faults=only)
+    generate(tmp_path, persons=300, days=2, seed=5, faults=only)
     with open(tmp_path / "_truth" / "faults.csv", encoding="utf-8") as f:
         kinds = Counter(r["kind"] for r in csv.DictReader(f))
     assert set(kinds) == {"duplicate_row"} and kinds["duplicate_row"] > 10
@@ -401,7 +403,7 @@ SHARDED = Params(shard_persons=2000)  # 6,000 persons -> 3 shards
 @pytest.fixture(scope="module")
 def sharded(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("sharded")
-    generate(out, children=6000, start=START, days=DAYS, seed=7, faults="default", params=SHARDED)
+    generate(out, persons=6000, start=START, days=DAYS, seed=7, faults="default", params=SHARDED)
     return out
 
 
@@ -466,8 +468,8 @@ def test_sharded_fault_log_and_truth_are_exactly_what_a_loader_finds(sharded):
 def test_sharded_same_seed_same_bytes(tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
     params = Params(shard_persons=500)
-    generate(a, children=1500, days=3, seed=3, faults="default", params=params)
-    generate(b, children=1500, days=3, seed=3, faults="default", params=params)
+    generate(a, persons=1500, days=3, seed=3, faults="default", params=params)
+    generate(b, persons=1500, days=3, seed=3, faults="default", params=params)
     files = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
     assert files == sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
     assert len(list((a / "registry" / START.isoformat()).glob("*.txt"))) == 3 * 2
@@ -488,5 +490,5 @@ def test_shard_threshold_keeps_smaller_runs_unsharded(tmp_path):
     # the national G-code mix is kept: 2.5 % of households, half of them in Tak
     g = sum(sh.g_code_share * sh.persons for sh in shards) / 13_000_000
     assert abs(g - Params().g_code_share) < 1e-6
-    summary = generate(tmp_path, children=300, days=1, seed=1, params=Params(shard_persons=300))
+    summary = generate(tmp_path, persons=300, days=1, seed=1, params=Params(shard_persons=300))
     assert "shards" not in summary

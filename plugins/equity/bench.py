@@ -60,7 +60,7 @@ def base_delivery(root: Path) -> Path:
     if not (base / "_truth" / "summary.json").exists():
         from equity.synth import generate
 
-        generate(base, children=BASE_CHILDREN, start=DAY, days=1, seed=BASE_SEED, faults="default")
+        generate(base, persons=BASE_CHILDREN, start=DAY, days=1, seed=BASE_SEED, faults="default")
     return base
 
 

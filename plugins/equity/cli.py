@@ -30,11 +30,13 @@ def _progress(label: str):
 
 
 def cmd_generate(args) -> int:
-    from equity.synth import generate
+    from equity.synth import CHILDREN_PER_PERSON, generate, persons_for_children
 
     out = Path(args.out or config.landing())
-    print(f"generating {args.days} night(s) from {args.start} for about {args.children:,} persons into {out}")
-    summary = generate(out, children=args.children, start=args.start, days=args.days, seed=args.seed,
+    persons = args.persons or persons_for_children(args.children)
+    print(f"generating {args.days} night(s) from {args.start}: {persons:,} persons aged 0-24"
+          f" (about {round(persons * CHILDREN_PER_PERSON):,} children aged 3-18) into {out}")
+    summary = generate(out, persons=persons, start=args.start, days=args.days, seed=args.seed,
                        faults=args.faults, progress=_progress("generate"))
     days = summary.get("per_day", [])
     print(f"done: {summary.get('persons', 0):,} persons, {len(days)} night(s), faults: {args.faults}"
@@ -89,8 +91,8 @@ def cmd_demo(args) -> int:
         os.environ["EQUITY_HMAC_KEY"] = key_file.read_text().strip()
         print(f"demo: using a local random HMAC key ({key_file}); production sets EQUITY_HMAC_KEY")
     landing = Path(config.landing())
-    gen = argparse.Namespace(out=str(landing), children=args.children, start=args.start, days=args.days,
-                             seed=args.seed, faults="clean")
+    gen = argparse.Namespace(out=str(landing), children=args.children, persons=None, start=args.start,
+                             days=args.days, seed=args.seed, faults="clean")
     cmd_generate(gen)
     rc = cmd_run(argparse.Namespace(date=args.start, to=args.start + timedelta(days=args.days - 1)))
     print(marts_text(args.start + timedelta(days=args.days - 1)))
@@ -126,12 +128,16 @@ def main(argv: list[str] | None = None) -> int:
     sub = p.add_subparsers(dest="command", required=True)
 
     g = sub.add_parser("generate", help="write synthetic deliveries with ground truth")
-    g.add_argument("--children", type=int, default=2000)
+    size = g.add_mutually_exclusive_group()
+    size.add_argument("--children", type=int, default=1300,
+                      help="children aged 3-18 to simulate (13000000 = Thailand); persons 0-24 follow")
+    size.add_argument("--persons", type=int, help="size the run by persons aged 0-24 instead")
     g.add_argument("--start", type=date.fromisoformat, default=date(2026, 11, 20))
     g.add_argument("--days", type=int, default=5)
     g.add_argument("--seed", type=int, default=7)
     g.add_argument("--out", help="landing folder (default EQUITY_LANDING or ./landing)")
-    g.add_argument("--faults", default="clean", help="fault profile (clean: none)")
+    g.add_argument("--faults", default="clean",
+                   help="fault profile: clean (none), default (every kind), rows (row faults only)")
     g.set_defaults(func=cmd_generate)
 
     for name, help_ in (("run", "run the nightly DAG for a date or a range, in order"),
@@ -146,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     s.set_defaults(func=cmd_status)
 
     d = sub.add_parser("demo", help="generate a few nights, run them, print what the marts say")
-    d.add_argument("--children", type=int, default=2000)
+    d.add_argument("--children", type=int, default=1300, help="children aged 3-18 to simulate")
     d.add_argument("--start", type=date.fromisoformat, default=date(2026, 11, 20))
     d.add_argument("--days", type=int, default=3)
     d.add_argument("--seed", type=int, default=7)

@@ -1,7 +1,7 @@
 """Synthetic deliveries for the equity warehouse, with their ground truth.
 
     from equity.synth import generate
-    summary = generate(Path("landing"), children=2000, start=date(2026, 11, 20), days=5, seed=7)
+    summary = generate(Path("landing"), persons=3200, start=date(2026, 11, 20), days=5, seed=7)
 
 writes `<out>/{enrolment,welfare,registry}/<YYYY-MM-DD>/` exactly per EXTRACTS.md and
 `<out>/_truth/` (child_truth.parquet, faults.csv, summary.json). See docs/generator.md.
@@ -29,8 +29,19 @@ from equity.synth.model import SnapRow
 from equity.synth.params import Params
 from equity.synth.thaidates import term_of
 
-__all__ = ["FAULT_KINDS", "FAULT_PROFILES", "FaultProfile", "Params", "Reference", "build_reference", "generate",
-           "load_reference", "write_reference"]
+__all__ = ["CHILDREN_PER_PERSON", "FAULT_KINDS", "FAULT_PROFILES", "FaultProfile", "Params", "Reference",
+           "build_reference", "generate", "load_reference", "persons_for_children", "write_reference"]
+
+# Children (MARTS.md: aged 3-18 on the as-of date) per simulated person aged 0-24, as measured on the
+# generator's own output: 0.6316 at 100 k and 1 M persons, 0.6325 at 13 M (docs/benchmarks.md). People
+# size a run by children (`equity generate --children 13000000` = Thailand's 3-18 population); the
+# simulation is sized by persons, because the registry feed covers everyone aged 0-24.
+CHILDREN_PER_PERSON = 0.632
+
+
+def persons_for_children(children: int) -> int:
+    """The number of persons aged 0-24 whose population holds about `children` children aged 3-18."""
+    return max(1, round(children / CHILDREN_PER_PERSON))
 
 
 
@@ -49,11 +60,11 @@ def snapshot_rows(w, today: date) -> list[SnapRow]:
     return rows
 
 
-def generate(out: Path, children: int = 2000, start: date = date(2026, 11, 20), days: int = 5,
+def generate(out: Path, persons: int = 2000, start: date = date(2026, 11, 20), days: int = 5,
              seed: int = 7, faults: str | FaultProfile = "clean",
              progress: Callable[[date, int, int], None] | None = None,
              params: Params | None = None, reference: Path | None = None) -> dict:
-    """Simulate `children` persons aged 0-24 for `days` days from `start` and write every
+    """Simulate `persons` persons aged 0-24 for `days` days from `start` and write every
     delivery plus the ground truth under `out`. Returns the summary (also in _truth/summary.json).
 
     `faults`: a profile name (`clean`, `default`) or a `FaultProfile`.
@@ -73,13 +84,13 @@ def generate(out: Path, children: int = 2000, start: date = date(2026, 11, 20), 
     from equity.synth.world import World
 
     profile = fault_profile(faults)
-    if children < 1 or days < 1:
-        raise ValueError("children and days must be at least 1")
+    if persons < 1 or days < 1:
+        raise ValueError("persons and days must be at least 1")
     out = Path(out)
     p = params or Params()
     ref = load_reference(reference)
     pol = dict(policy())
-    shards = plan_shards(ref, p, children)
+    shards = plan_shards(ref, p, persons)
     sharded = shards is not None
     injector = FaultInjector(profile, seed, days, ref)
     truth_dir = out / "_truth"
@@ -98,7 +109,7 @@ def generate(out: Path, children: int = 2000, start: date = date(2026, 11, 20), 
         for shard in shards or [None]:
             if shard is None:
                 w = World(p, ref, pol, seed, start)
-                populate(w, children)
+                populate(w, persons)
             else:
                 w = World(dataclasses.replace(p, g_code_share=shard.g_code_share), ref, pol,
                           shard.seed(seed), start, shard=shard, hh_seq=hh_seq,

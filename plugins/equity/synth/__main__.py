@@ -1,4 +1,4 @@
-"""python -m equity.synth OUT [--children N] [--start YYYY-MM-DD] [--days D] [--seed S]
+"""python -m equity.synth OUT [--persons N] [--start YYYY-MM-DD] [--days D] [--seed S]
 [--faults clean|default] [--shard-persons N]"""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from equity.synth import Params, generate
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m equity.synth", description=__doc__)
     ap.add_argument("out", type=Path)
-    ap.add_argument("--children", type=int, default=2000)
+    ap.add_argument("--persons", type=int, default=2000, help="persons aged 0-24")
     ap.add_argument("--start", type=date.fromisoformat, default=date(2026, 11, 20))
     ap.add_argument("--days", type=int, default=5)
     ap.add_argument("--seed", type=int, default=7)
@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
                          f"(default {Params().shard_persons:,}; 0 = never)")
     args = ap.parse_args(argv)
     params = Params() if args.shard_persons is None else Params(shard_persons=args.shard_persons)
-    summary = generate(args.out, children=args.children, start=args.start, days=args.days,
+    summary = generate(args.out, persons=args.persons, start=args.start, days=args.days,
                        seed=args.seed, faults=args.faults, reference=args.reference, params=params,
                        progress=lambda d, i, n: print(f"day {i}/{n}: {d}", flush=True))
     print(json.dumps(summary["per_day"][-1], ensure_ascii=False, indent=2))

@@ -104,6 +104,9 @@ FAULT_PROFILES: dict[str, FaultProfile] = {
         delivery_rates={k: DEFAULT_DELIVERY_RATE for k in DELIVERY_FAULT_KINDS},
         min_per_kind=1,
     ),
+    # Row faults at the default rate but every delivery intact: the quarantine path runs each night
+    # while every night stays an ordinary one (the benchmarks' profile).
+    "rows": FaultProfile("rows", row_rates={k: DEFAULT_ROW_RATE for k in ROW_FAULTS}),
 }
 
 
