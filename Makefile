@@ -17,9 +17,11 @@ $(VENV)/.installed: pyproject.toml
 demo: install
 	$(BIN)/equity demo
 
-## The test suite (real PostgreSQL, real dbt, real GX, the real DAG).
+## The test suite (real PostgreSQL, real dbt, real GX, the real DAG), two workers: most of a test's
+## time is PostgreSQL, dbt and Airflow start-up, which overlap well. Each worker has its own embedded
+## server and Airflow home; every test gets its own database (tests/conftest.py).
 test: install
-	$(BIN)/pytest -m "not bench"
+	$(BIN)/pytest -m "not bench" -n 2 --dist loadscope
 
 lint: install
 	$(BIN)/ruff check plugins dags tests

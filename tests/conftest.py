@@ -36,6 +36,16 @@ def _system_available() -> bool:
         return False
 
 
+def bench_admin_url() -> str:
+    """The server benchmarks run on (EQUITY_BENCH_PG_URL, default the machine's); skip when absent."""
+    admin = os.environ.get("EQUITY_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    try:
+        psycopg.connect(admin, connect_timeout=3).close()
+    except psycopg.OperationalError:
+        pytest.skip(f"no PostgreSQL at {admin}")
+    return admin
+
+
 def _admin_url(server: str) -> str:
     if server == "system":
         if not _system_available():

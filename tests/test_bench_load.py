@@ -22,6 +22,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from conftest import bench_admin_url
 from equity import contracts as c
 from equity.checks import RULES, params, reason_expression
 from equity.paths import SHIPPED_REFERENCE_DIR
@@ -191,11 +192,7 @@ def test_ingestion_benchmark():
 
     scale = os.environ.get("EQUITY_BENCH_SCALE", "national")
     repeats = int(os.environ.get("EQUITY_BENCH_REPEATS", "2" if scale == "national" else "1"))
-    admin = os.environ.get("EQUITY_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-    try:
-        psycopg.connect(admin, connect_timeout=3).close()
-    except psycopg.OperationalError:
-        pytest.skip(f"no PostgreSQL at {admin}")
+    admin = bench_admin_url()
     result = run(admin, scale, repeats=repeats)
     result["machine"] = {"cores": os.cpu_count(), "platform": platform.platform(),
                          "python": platform.python_version()}

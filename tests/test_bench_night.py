@@ -10,8 +10,9 @@ import json
 import os
 from pathlib import Path
 
-import psycopg
 import pytest
+
+from conftest import bench_admin_url
 
 
 @pytest.mark.bench
@@ -19,11 +20,7 @@ def test_night_benchmark():
     from equity.bench_night import run
 
     scale = os.environ.get("EQUITY_BENCH_NIGHT_SCALE", os.environ.get("EQUITY_BENCH_SCALE", "100k"))
-    admin = os.environ.get("EQUITY_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-    try:
-        psycopg.connect(admin, connect_timeout=3).close()
-    except psycopg.OperationalError:
-        pytest.skip(f"no PostgreSQL at {admin}")
+    admin = bench_admin_url()
     result = run(admin, scale, naive=os.environ.get("EQUITY_BENCH_NAIVE", "1") != "0")
     for n in result["nights"]:
         print(f"{scale} {n['date']}: {n['run_status']}, wall {n['wall_seconds']} s, steps {n['timings']},"

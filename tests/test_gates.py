@@ -463,6 +463,9 @@ create table marts.municipality_equity_summary (
     lost_in_transfer int, never_enrolled int, preprimary_enrolled int, screened int, poor int,
     extremely_poor int, poverty_rate numeric, with_disability int, chronic_absence int,
     priority_children int);
+create table marts.province_equity_summary (
+    province_code text, as_of_date date, children int, out_of_school int, screened int, extremely_poor int,
+    priority_children int);
 """
 
 
@@ -484,14 +487,23 @@ def child(n: int, **over) -> dict:
 
 
 def summary(lao: str, **over) -> dict:
+    """The LAO row that children 1-20 (`child`) add up to."""
     row = {"lao_code": lao, "lao_name": "x", "lao_type": "TOWN", "province_code": "63",
-           "district_code": "6301", "as_of_date": D, "children": 10, "children_school_age": 8,
-           "enrolled": 6, "out_of_school": 2, "out_of_school_rate": 0.25, "no_education_record": 3,
-           "dropped_out": 1, "not_continued": 0, "lost_in_transfer": 1, "never_enrolled": 0,
-           "preprimary_enrolled": 1, "screened": 5, "poor": 2, "extremely_poor": 1, "poverty_rate": 0.6,
-           "with_disability": 1, "chronic_absence": 1, "priority_children": 3}
+           "district_code": "6301", "as_of_date": D, "children": 20, "children_school_age": 20,
+           "enrolled": 15, "out_of_school": 5, "out_of_school_rate": 0.25, "no_education_record": 5,
+           "dropped_out": 5, "not_continued": 0, "lost_in_transfer": 0, "never_enrolled": 0,
+           "preprimary_enrolled": 0, "screened": 15, "poor": 15, "extremely_poor": 0, "poverty_rate": 1.0,
+           "with_disability": 0, "chronic_absence": 0, "priority_children": 5}
     row.update(over)
     return row
+
+
+EMPTY_LAO = dict(lao_type="SAO", children=0, children_school_age=0, enrolled=0, out_of_school=0,
+                 out_of_school_rate=None, no_education_record=0, dropped_out=0, lost_in_transfer=0,
+                 preprimary_enrolled=0, screened=0, poor=0, extremely_poor=0, poverty_rate=None,
+                 with_disability=0, chronic_absence=0, priority_children=0)
+PROVINCE = {"province_code": "63", "as_of_date": D, "children": 20, "out_of_school": 5, "screened": 15,
+            "extremely_poor": 0, "priority_children": 5}
 
 
 @pytest.fixture
@@ -510,12 +522,8 @@ def _insert(url, table, rows):
 
 def test_clean_marts_pass(marts_db):
     _insert(marts_db, "child_equity_profile", [child(n) for n in range(1, 21)])
-    _insert(marts_db, "municipality_equity_summary",
-            [summary(LAO), summary("6300102", lao_type="SAO", children=0, children_school_age=0, enrolled=0,
-                                   out_of_school=0, out_of_school_rate=None, no_education_record=0,
-                                   dropped_out=0, lost_in_transfer=0, preprimary_enrolled=0, screened=0,
-                                   poor=0, extremely_poor=0, poverty_rate=None, with_disability=0,
-                                   chronic_absence=0, priority_children=0)])
+    _insert(marts_db, "municipality_equity_summary", [summary(LAO), summary("6300102", **EMPTY_LAO)])
+    _insert(marts_db, "province_equity_summary", [PROVINCE])
     for mart in MARTS:
         outcome = gates.validate_mart(marts_db, "marts", mart, D, "run-m")
         assert outcome.status == "passed", (mart, outcome.failures)
@@ -558,8 +566,29 @@ def test_policy_parameters_drive_the_age_range(marts_db):
     assert ("expect_column_values_to_be_between", "age", "block") in failed(outcome)
 
 
+def test_levels_must_reconcile(marts_db):
+    """An LAO row that lost a child, and a province total that is not the sum of its LAOs, block."""
+    _insert(marts_db, "child_equity_profile", [child(n) for n in range(1, 21)])
+    _insert(marts_db, "municipality_equity_summary",
+            [summary(LAO, children=19), summary("6300102", **EMPTY_LAO)])
+    _insert(marts_db, "province_equity_summary", [dict(PROVINCE, priority_children=4)])
+    outcome = gates.validate_mart(marts_db, "marts", "municipality_equity_summary", D, "r")
+    assert outcome.status == "blocked"
+    assert {("unexpected_rows_expectation:lao_counts_reconcile_with_child_level", "children", "block"),
+            ("unexpected_rows_expectation:province_totals_reconcile_with_lao_level", "province_code", "block"),
+            } <= failed(outcome)
+    # a child whose LAO has no row in the summary is caught too
+    with psycopg.connect(marts_db) as conn:
+        conn.execute("update marts.municipality_equity_summary set children = 20 where lao_code = %s", (LAO,))
+        conn.execute("update marts.province_equity_summary set priority_children = 5")
+    _insert(marts_db, "child_equity_profile", [child(99, lao_code="6399999", is_priority=False)])
+    outcome = gates.validate_mart(marts_db, "marts", "municipality_equity_summary", D, "r")
+    assert [f for f in failed(outcome) if "reconcile" in f[0]] == [
+        ("unexpected_rows_expectation:lao_counts_reconcile_with_child_level", "children", "block")]
+
+
 def test_summary_must_cover_every_reference_lao(marts_db):
-    _insert(marts_db, "municipality_equity_summary", [summary(LAO, dropped_out=5)])
+    _insert(marts_db, "municipality_equity_summary", [summary(LAO, dropped_out=6)])
     outcome = gates.validate_mart(marts_db, "marts", "municipality_equity_summary", D, "r")
     assert outcome.status == "blocked"
     assert {("unexpected_rows_expectation:every_reference_lao_has_a_row", "lao_code", "block"),

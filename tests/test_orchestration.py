@@ -53,6 +53,22 @@ def _redeliver_enrolment_as_revision_2(landing: Path, day: date) -> None:
     (folder / "_manifest.json").write_text(json.dumps(manifest))
 
 
+def _redeliver_registry_as_revision_2(landing: Path, day: date) -> None:
+    """A corrected registry delta for `day`: its last event withdrawn; revision 2."""
+    folder = landing / "registry" / day.isoformat()
+    manifest = json.loads((folder / "_manifest.json").read_text())
+    (folder / "_manifest.json").unlink()
+    entry = manifest["files"][-1]
+    path = folder / entry["name"]
+    lines = path.read_bytes().rstrip(b"\n").split(b"\n")
+    assert len(lines) > 1, "the day's registry delta should hold an event"
+    data = b"\n".join(lines[:-1]) + b"\n"
+    path.write_bytes(data)
+    entry["sha256"], entry["rows"] = hashlib.sha256(data).hexdigest(), entry["rows"] - 1
+    manifest["revision"] = 2
+    (folder / "_manifest.json").write_text(json.dumps(manifest))
+
+
 def _new_database(server: str) -> str:
     admin = _admin_url(server)
     name = f"equity_test_{uuid.uuid4().hex[:10]}"
@@ -90,6 +106,7 @@ def test_redelivery_and_rerun_of_a_range_equals_a_clean_run(server, warehouse, c
     shutil.copytree(clean_landing, landing_a)
     assert {r["state"] for r in _run(warehouse, landing_a, START, last, monkeypatch)} == {"success"}
     _redeliver_enrolment_as_revision_2(landing_a, day3)
+    _redeliver_registry_as_revision_2(landing_a, day3)  # the incremental registry state must rebuild
     assert {r["state"] for r in _run(warehouse, landing_a, day3, last, monkeypatch)} == {"success"}
     # B: a clean warehouse that only ever saw revision 2.
     landing_b = tmp_path / "b"
@@ -105,8 +122,11 @@ def test_redelivery_and_rerun_of_a_range_equals_a_clean_run(server, warehouse, c
                                " and extract_date = %s order by batch_id", (day3,)).fetchall()
         dropped = conn.execute("select count(*) from marts.child_equity_profile where as_of_date = %s"
                                " and out_of_school_reason = 'DROPPED_OUT'", (day3,)).fetchone()[0]
+        registry = conn.execute("select revision, status from audit.load_batches where source = 'registry'"
+                                " and extract_date = %s order by batch_id", (day3,)).fetchall()
     # the lower revision is kept in the audit trail, not in raw; the correction shows in the marts
     assert batches[0] == (1, "superseded") and batches[-1] == (2, "loaded")
+    assert registry[0] == (1, "superseded") and registry[-1] == (2, "loaded")
     assert dropped > 0
 
 

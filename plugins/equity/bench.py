@@ -31,7 +31,7 @@ import sys
 import time
 import uuid
 from collections import Counter
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -41,11 +41,13 @@ from equity.contracts import CONTRACTS
 BASE_CHILDREN = 20_000
 BASE_SEED = 7
 DAY = date(2026, 11, 20)
-SCALES = {  # target data rows per source
+SCALES = {  # target data rows per source (welfare only where a run asks for it: the ingestion benchmark
+            # times the two text formats; the validation and build benchmarks need all three)
     "100k": {"enrolment": 100_000, "registry": 120_000},
     "1m": {"enrolment": 1_000_000, "registry": 1_200_000},
     "national": {"enrolment": 11_000_000, "registry": 13_500_000},
 }
+WELFARE_ROWS = {"100k": 72_000, "1m": 720_000, "national": 7_900_000}  # ~ 0.72 x enrolment, as generated
 PART_ROWS = 250_000  # the generator's max_part_rows
 FORMAT_VERSION = "1"
 WEIGHTS = np.array([13 - i for i in range(12)], dtype=np.int64)
@@ -55,12 +57,14 @@ def bench_root() -> Path:
     return Path(os.environ.get("EQUITY_BENCH_DIR", Path.cwd() / ".equity" / "bench"))
 
 
-def base_delivery(root: Path) -> Path:
-    base = root / f"base{BASE_CHILDREN // 1000}k"
+def base_delivery(root: Path, days: int = 1) -> Path:
+    base = root / (f"base{BASE_CHILDREN // 1000}k" + (f"-{days}d" if days > 1 else ""))
     if not (base / "_truth" / "summary.json").exists():
         from equity.synth import generate
 
-        generate(base, persons=BASE_CHILDREN, start=DAY, days=1, seed=BASE_SEED, faults="default")
+        # more than one day: row faults only, so that every day's delivery loads (an ordinary night)
+        generate(base, persons=BASE_CHILDREN, start=DAY, days=days, seed=BASE_SEED,
+                 faults="default" if days == 1 else "rows")
     return base
 
 
@@ -127,30 +131,130 @@ class _Template:
         return buf.tobytes()
 
 
-def build(scale: str, root: Path | None = None) -> dict:
-    """Write (or reuse) the scaled deliveries; returns {source: {folder, rows, bytes, replicas, expected}}."""
+def _check_parts(value: bytes) -> tuple[int, int]:
+    """(weighted sum of the 12 digits with positions 1-4 zeroed, the ID's own check-digit error)."""
+    digits = np.frombuffer(value, dtype=np.uint8).astype(np.int64) - 48
+    orig_check = (11 - int(digits[:12] @ WEIGHTS) % 11) % 10
+    zeroed = digits.copy()
+    zeroed[1:5] = 0
+    return int(zeroed[:12] @ WEIGHTS), (int(digits[12]) - orig_check) % 10
+
+
+class _ParquetTemplate:
+    """A base welfare file, copied r times with person IDs rewritten as `_Template` rewrites them (the
+    same person gets the same ID in every source) and screening_id suffixed `-r` (its key)."""
+
+    def __init__(self, path: Path, index: dict[bytes, int]):
+        import pyarrow.parquet as pq
+
+        self.table = pq.read_table(path)
+        self.schema = self.table.schema
+        self.rows = self.table.num_rows
+        ids = self.table.column("person_id").to_pylist()
+        self.fixed = np.zeros((self.rows, 13), dtype=np.uint8)
+        self.rewrite = np.zeros(self.rows, dtype=bool)
+        self.nat = np.zeros(self.rows, dtype=bool)
+        self.s0 = np.zeros(self.rows, dtype=np.int64)
+        self.delta = np.zeros(self.rows, dtype=np.int64)
+        for k, v in enumerate(ids):
+            b = (v or "").encode()
+            if not (len(b) == 13 and (b.isdigit() or (b[:1] == b"G" and b[1:].isdigit()))):
+                continue
+            i = index.setdefault(b, len(index))
+            if i >= 100_000:
+                raise RuntimeError("base delivery has too many distinct IDs for the 5-digit index")
+            self.fixed[k] = np.frombuffer(b[:1] + b"0000" + b"%05d" % i + b[10:13], dtype=np.uint8)
+            self.rewrite[k] = True
+            if b.isdigit():
+                self.nat[k] = True
+                self.s0[k], self.delta[k] = _check_parts(b[:1] + b"0000" + b"%05d" % i + b[10:13])
+        self.original = np.array([v or "" for v in ids], dtype=object)
+
+    def copy(self, r: int):
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        buf = self.fixed.copy()
+        rd = [int(c) for c in f"{r:04d}"]
+        buf[:, 1:5] = 48 + np.array(rd, dtype=np.uint8)
+        wr = sum(d * (12 - j) for j, d in enumerate(rd))
+        check = ((11 - (self.s0 + wr) % 11) % 10 + self.delta) % 10
+        buf[self.nat, 12] = (48 + check[self.nat]).astype(np.uint8)
+        new_ids = np.array([bytes(row).decode() for row in buf], dtype=object)
+        person = np.where(self.rewrite, new_ids, self.original)
+        nulls = pc.is_null(self.table.column("person_id"))
+        person_col = pa.array(person, type=pa.string(), mask=np.asarray(nulls.to_numpy(zero_copy_only=False)))
+        table = self.table.set_column(self.schema.get_field_index("person_id"), "person_id", person_col)
+        if r:
+            sid = pc.binary_join_element_wise(table.column("screening_id"), pa.scalar(str(r)), "-")
+            table = table.set_column(self.schema.get_field_index("screening_id"), "screening_id", sid)
+        return table.cast(self.schema)
+
+    def write(self, path: Path, copies) -> int:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.concat_tables([self.copy(r) for r in copies])
+        pq.write_table(table, path)
+        return table.num_rows
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def build(scale: str, root: Path | None = None, days: int = 1, with_welfare: bool = False) -> dict:
+    """Write (or reuse) the scaled deliveries; returns {source: {folder, rows, bytes, replicas, expected}}.
+
+    `with_welfare`: also the welfare Parquet files (`_ParquetTemplate`).
+    `days` > 1: also the later days of the base, replicated with the same ID rewriting (a person keeps
+    the same ID on every day), under info["later_days"][date][source]; the replica count of each
+    source is the first day's, so a later day's delta scales as the first day's full delivery did.
+    """
     root = root or bench_root()
-    out = root / scale
+    out = root / (scale + (f"-{days}d" if days > 1 else "") + ("-w" if with_welfare else ""))
     info_path = out / "bench_info.json"
     if info_path.exists():
         info = json.loads(info_path.read_text())
         if info.get("format") == FORMAT_VERSION:
             return info
-    base = base_delivery(root)
+    base = base_delivery(root, days)
     faults = list(csv.DictReader((base / "_truth" / "faults.csv").open()))
-    info = {"format": FORMAT_VERSION, "scale": scale, "extract_date": DAY.isoformat(), "sources": {}}
+    info = {"format": FORMAT_VERSION, "scale": scale, "extract_date": DAY.isoformat(), "sources": {},
+            "later_days": {}}
     index: dict[bytes, int] = {}
-    for source, target in SCALES[scale].items():
+    replicas_of: dict[str, int] = {}
+    targets = dict(SCALES[scale], **({"welfare": WELFARE_ROWS[scale]} if with_welfare else {}))
+    for day, source in [(DAY + timedelta(days=i), s) for i in range(days) for s in targets]:
+        target = targets[source]
         contract = CONTRACTS[source]
-        src_folder = base / source / DAY.isoformat()
+        src_folder = base / source / day.isoformat()
+        if not (src_folder / "_manifest.json").exists():
+            continue
         manifest = json.loads((src_folder / "_manifest.json").read_text())
         base_rows = sum(f["rows"] for f in manifest["files"])
-        replicas = max(1, -(-target // base_rows))
-        folder = out / source / DAY.isoformat()
+        replicas = replicas_of.setdefault(source, max(1, -(-target // max(1, base_rows))))
+        folder = out / source / day.isoformat()
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "_manifest.json").unlink(missing_ok=True)
         files, serial, total_bytes = [], Counter(), 0
         for f in manifest["files"]:
+            if f["name"].endswith(".parquet"):
+                t = _ParquetTemplate(src_folder / f["name"], index)
+                prefix = f["name"].rsplit("_", 1)[0]
+                per_part = max(1, PART_ROWS // max(1, t.rows))
+                for first in range(0, replicas, per_part):
+                    serial[prefix] += 1
+                    name = f"{prefix}_{serial[prefix]:03d}.parquet"
+                    rows = t.write(folder / name, range(first, min(replicas, first + per_part)))
+                    files.append({"name": name, "encoding": f.get("encoding"),
+                                  "sha256": _sha256(folder / name), "rows": rows})
+                    total_bytes += (folder / name).stat().st_size
+                continue
             t = _Template((src_folder / f["name"]).read_bytes(), source, index)
             per_part = max(1, PART_ROWS // max(1, t.rows))
             prefix = f["name"].rsplit("_", 1)[0]  # e.g. enrolment_dla_20261120
@@ -172,12 +276,17 @@ def build(scale: str, root: Path | None = None) -> dict:
                 total_bytes += (folder / name).stat().st_size
         m = dict(manifest, files=files)
         (folder / "_manifest.json").write_text(json.dumps(m, indent=2))
-        base_rejects = sum(1 for r in faults if r["source"] == source and r["line"])
-        info["sources"][source] = {
+        base_rejects = sum(1 for r in faults if r["source"] == source and r["line"]
+                           and r["extract_date"] == day.isoformat())
+        entry = {
             "folder": str(folder), "rows": sum(f["rows"] for f in files), "bytes": total_bytes,
             "files": len(files), "replicas": replicas, "base_rows": base_rows,
-            "expected_rejected": base_rejects * replicas,
+            "expected_rejected": base_rejects * replicas, "mode": manifest.get("mode"),
         }
+        if day == DAY:
+            info["sources"][source] = entry
+        else:
+            info["later_days"].setdefault(day.isoformat(), {})[source] = entry
     info_path.write_text(json.dumps(info, indent=2))
     return info
 

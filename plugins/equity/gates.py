@@ -6,11 +6,13 @@
     outcome.failures     # [Failure(expectation, column, severity, observed), ...]
 
 How it runs (Great Expectations 1.24, no Airflow import; GX itself is imported on first use):
-- an ephemeral GX context, a PostgreSQL data source on the warehouse URL (psycopg 3), and a query
-  asset for exactly the rows to judge: every metric is SQL in the warehouse, nothing is pulled
-  into pandas. The asset is materialised once as a session temp table (`create_temp_table`),
-  because GX otherwise learns a query's columns by running the whole query and fetching every row
-  into the worker (see expectations/README.md, "GX 1.24 notes").
+- an ephemeral GX context, a PostgreSQL data source on the warehouse URL (psycopg 3), and an asset
+  for exactly the rows to judge: every metric is SQL in the warehouse, nothing is pulled into
+  pandas. A raw batch is its own partition (`raw.<table>_b<batch_id>`, see equity.load), judged in
+  place as a table asset. Anything else (a mart's rows of one date) is a query asset, materialised
+  once as a session temp table (`create_temp_table`), because GX otherwise learns a query's columns
+  by running the whole query and fetching every row into the worker (expectations/README.md,
+  "GX 1.24 notes").
 - result_format BASIC with `partial_unexpected_count: 0`: GX computes counts and fetches no
   values (its sample query carries LIMIT 0). Only counts and numeric aggregates are stored:
   no personal value reaches audit.validation_results, the logs or the Data Docs.
@@ -21,6 +23,7 @@ How it runs (Great Expectations 1.24, no Airflow import; GX itself is imported o
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import math
 import os
@@ -38,7 +41,7 @@ from typing import Any, NamedTuple
 import psycopg
 
 from equity.contracts import CONTRACTS
-from equity.gx_suites import Suite, SuiteEntry, load_suite
+from equity.gx_suites import Suite, SuiteEntry, bind_schema, load_suite
 from equity.paths import EXPECTATIONS_DIR
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
@@ -76,7 +79,14 @@ def _engine_kwargs() -> dict[str, Any]:
     DBA can see the gate's session."""
     from sqlalchemy.pool import StaticPool
 
-    return {"poolclass": StaticPool, "connect_args": {"application_name": "equity-gate"}}
+    return {"poolclass": StaticPool, "connect_args": {"application_name": "equity-gate", "options": GATE_OPTIONS}}
+
+
+# Settings of the gate's own session (docs/benchmarks.md, "Validation"): GX sends one wide aggregate
+# (every column check of the suite in one scan) and one query per custom check; JIT spends seconds
+# compiling those long CASE lists for no gain, and a batch's partition can be scanned by parallel
+# workers (a temp table never can).
+GATE_OPTIONS = "-c jit=off -c work_mem=128MB -c max_parallel_workers_per_gather=2"
 STATUSES = ("passed", "warned", "blocked")
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
 
@@ -140,7 +150,8 @@ def build_expectations(suite: Suite) -> list:
 
     out = []
     for i, entry in enumerate(suite.entries):
-        cls = get_expectation_impl(entry.expectation)
+        cls = (_counted_unexpected_rows() if entry.expectation == "unexpected_rows_expectation"
+               else get_expectation_impl(entry.expectation))
         out.append(cls(
             **entry.kwargs,
             severity=FailureSeverity.CRITICAL if entry.severity == "block" else FailureSeverity.WARNING,
@@ -148,6 +159,25 @@ def build_expectations(suite: Suite) -> list:
             notes=f"{entry.severity}: {entry.why}",
         ))
     return out
+
+
+@functools.cache
+def _counted_unexpected_rows():
+    """GX's UnexpectedRowsExpectation asking PostgreSQL for the count only.
+
+    The stock class also fetches the unexpected rows themselves (a second run of the query, a second
+    scan of the batch) to show them in its result; the gate never keeps a row, so that run is waste.
+    Same name in results and Data Docs, same success rule (no unexpected row)."""
+    from great_expectations.expectations.core.unexpected_rows_expectation import UnexpectedRowsExpectation
+
+    class CountedUnexpectedRowsExpectation(UnexpectedRowsExpectation):
+        metric_dependencies = ("unexpected_rows_query.row_count",)
+
+        def _validate(self, metrics, runtime_configuration=None, execution_engine=None):
+            count = metrics["unexpected_rows_query.row_count"]
+            return {"success": count == 0, "result": {"observed_value": count}}
+
+    return CountedUnexpectedRowsExpectation
 
 
 # --- the gates -------------------------------------------------------------------------------------
@@ -171,8 +201,18 @@ def validate_raw_batch(url: str, source: str, batch_id: int, run_id: str, *,
     elif row[0] != source:
         raise ValueError(f"batch {batch_id} belongs to source {row[0]!r}, not {source!r}")
     table = CONTRACTS[source].raw_table
-    query = f"select * from raw.{table} where _batch_id = {batch_id:d}"
-    rows = _gate(url, load_suite(suite_path("raw", source)), query, run_id, batch_id, None, docs_dir,
+    partition = f"{table}_b{batch_id:d}"
+    with psycopg.connect(libpq_url(url)) as conn:
+        own_partition = conn.execute(
+            "select 1 from pg_inherits i join pg_class c on c.oid = i.inhrelid"
+            " where i.inhparent = %s::regclass and c.oid = to_regclass(%s)",
+            (f"raw.{table}", f"raw.{partition}")).fetchone() is not None
+    # The loader gives every batch its own partition: GX then reads that table in place (no copy,
+    # and PostgreSQL may scan it with parallel workers, which a session temp table never allows).
+    # Rows put into raw by other means (the default partition) are judged through a query.
+    target: str | _Table = (_Table("raw", partition) if own_partition
+                            else f"select * from raw.{table} where _batch_id = {batch_id:d}")
+    rows = _gate(url, load_suite(suite_path("raw", source)), target, run_id, batch_id, None, docs_dir,
                  update_batch=False)
     whole = _gate(url, load_suite(suite_path("raw", "_delivery")), DELIVERY_METRICS.format(batch_id=batch_id),
                   run_id, batch_id, None, None, update_batch=False)
@@ -219,7 +259,7 @@ def validate_mart(url: str, schema: str, table: str, as_of_date: date | str, run
         if not _IDENT.match(ident):
             raise ValueError(f"not a plain identifier: {ident!r}")
     day = as_of_date if isinstance(as_of_date, date) else date.fromisoformat(str(as_of_date))
-    suite = load_suite(suite_path("marts", table))
+    suite = bind_schema(load_suite(suite_path("marts", table)), schema)
     params: dict[str, Any] = {"as_of_date": day.isoformat()}
     if suite.parameters - set(parameters or {}) - set(params):
         from equity.policy import policy
@@ -244,10 +284,19 @@ def validate_query(url: str, suite: Suite, query: str, run_id: str, batch_id: in
     return _gate(url, suite, query, run_id, batch_id, parameters, docs_dir, update_batch=False)
 
 
-def _gate(url: str, suite: Suite, query: str, run_id: str, batch_id: int | None,
+class _Table(NamedTuple):
+    """A whole table to judge in place (a batch's own raw partition)."""
+    schema: str
+    name: str
+
+
+def _gate(url: str, suite: Suite, query: str | _Table, run_id: str, batch_id: int | None,
           parameters: dict[str, Any] | None, docs_dir: str | Path | None, *,
           update_batch: bool) -> GateOutcome:
-    if not re.match(r"(?is)^\s*select\s", query):
+    if isinstance(query, _Table):
+        if not (_IDENT.match(query.schema) and _IDENT.match(query.name)):
+            raise ValueError(f"not a plain identifier: {query!r}")
+    elif not re.match(r"(?is)^\s*select\s", query):
         raise ValueError("query must be a SELECT")
     if batch_id is not None:
         batch_id = index(batch_id)
@@ -329,7 +378,7 @@ def _context(docs_dir: str | Path | None):
     return gx.get_context(mode="ephemeral", project_config=config)
 
 
-def _run_gx(url: str, suite: Suite, query: str, parameters: dict, docs_dir):
+def _run_gx(url: str, suite: Suite, query: str | _Table, parameters: dict, docs_dir):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # GX deprecation/datasource warnings: not ours to act on
         import great_expectations as gx
@@ -338,10 +387,14 @@ def _run_gx(url: str, suite: Suite, query: str, parameters: dict, docs_dir):
         expectations = build_expectations(suite)  # also quiets GX's loggers
         context = _context(docs_dir)
         source = context.data_sources.add_postgres(
-            name="warehouse", connection_string=sqlalchemy_url(url), create_temp_table=USE_TEMP_TABLE,
+            name="warehouse", connection_string=sqlalchemy_url(url),
+            create_temp_table=USE_TEMP_TABLE and not isinstance(query, _Table),
             kwargs=_engine_kwargs())
         try:
-            asset = source.add_query_asset(name="batch", query=query)
+            if isinstance(query, _Table):
+                asset = source.add_table_asset(name="batch", table_name=query.name, schema_name=query.schema)
+            else:
+                asset = source.add_query_asset(name="batch", query=query)
             batch_definition = asset.add_batch_definition_whole_table("whole")
             gx_suite = gx.ExpectationSuite(name=suite.name, expectations=expectations)
             if len(gx_suite.expectations) != len(suite.entries):

@@ -9,7 +9,7 @@ kwargs against the expectation's model) is `equity.gates.build_expectations`.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -163,8 +163,24 @@ def _entry(path: Path, i: int, raw: Any) -> SuiteEntry:
         if not isinstance(query, str) or "{batch}" not in query:
             raise SuiteError(f"{where} ({label}): `unexpected_rows_query` must select from {{batch}}")
         try:
-            query.format(batch="b")
+            query.format(batch="b", schema="s")
         except (KeyError, IndexError, ValueError) as exc:
-            raise SuiteError(f"{where} ({label}): braces other than {{batch}} must be doubled: {exc}") from None
+            raise SuiteError(f"{where} ({label}): braces other than {{batch}} and {{schema}} must be doubled:"
+                             f" {exc}") from None
     return SuiteEntry(expectation=name, kwargs=kwargs, severity=severity, why=why.strip(),
                       label=label, column=column)
+
+
+def bind_schema(suite: Suite, schema: str) -> Suite:
+    """The suite with `{schema}` in its custom SQL replaced by `schema` (a plain identifier): a mart's
+    suite can then compare its rows with the other marts built beside it (level reconciliation)."""
+    if not re.match(r"^[a-z_][a-z0-9_]*$", schema):
+        raise ValueError(f"not a plain identifier: {schema!r}")
+    entries = []
+    for e in suite.entries:
+        query = e.kwargs.get("unexpected_rows_query")
+        if isinstance(query, str) and "{schema}" in query:
+            e = replace(e, kwargs={**e.kwargs, "unexpected_rows_query": query.replace("{schema}", f'"{schema}"')})
+        entries.append(e)
+    return replace(suite, entries=tuple(entries))
+

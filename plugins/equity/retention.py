@@ -37,7 +37,10 @@ ACCEPTED = "b.status = 'loaded' and b.gate_status in ('passed', 'warned')"  # as
 
 
 def _rules() -> list[tuple[str, str, sql.Composable]]:
-    """(target, rule, DELETE ... RETURNING the batch id as b) with %(cutoff)s as the only parameter."""
+    """(target, rule, DELETE ... RETURNING the batch id as b) with %(cutoff)s and, for raw,
+    %(batches)s: the ids of the source's batches older than the cutoff (from audit.load_batches). A
+    raw rule names its batches as constants so PostgreSQL opens only their partitions: the purge of
+    an ordinary night never reads the batches that are still kept."""
     rules: list[tuple[str, str, sql.Composable]] = []
     accepted = sql.SQL(ACCEPTED)
     for source, contract in CONTRACTS.items():
@@ -46,7 +49,8 @@ def _rules() -> list[tuple[str, str, sql.Composable]]:
         target = f"raw.{contract.raw_table}"
         rules.append((target, "batch never accepted, older than cutoff", sql.SQL(
             "delete from {raw} as r using audit.load_batches as b"
-            " where b.batch_id = r._batch_id and b.source = {src} and b.extract_date < %(cutoff)s"
+            " where r._batch_id = any(%(batches)s) and b.batch_id = r._batch_id and b.source = {src}"
+            " and b.extract_date < %(cutoff)s"
             " and not ({accepted}) returning r._batch_id as b").format(raw=raw, src=src, accepted=accepted)))
         if source == "enrolment":
             rules.append((target, "person on a later accepted snapshot dated on or before cutoff", sql.SQL(
@@ -54,10 +58,11 @@ def _rules() -> list[tuple[str, str, sql.Composable]]:
                 " using audit.load_batches as b,"
                 "  (select nullif(trim(r2.person_id), '') as person_id, max(b2.extract_date) as extract_date"
                 "   from {raw} as r2 join audit.load_batches as b2 on b2.batch_id = r2._batch_id"
-                "   where b2.source = {src} and b2.extract_date <= %(cutoff)s"
+                "   where r2._batch_id = any(%(batches)s) and b2.source = {src} and b2.extract_date <= %(cutoff)s"
                 "     and b2.status = 'loaded' and b2.gate_status in ('passed', 'warned')"
                 "   group by 1) as l"
-                " where b.batch_id = r._batch_id and b.source = {src} and ({accepted})"
+                " where r._batch_id = any(%(batches)s) and b.batch_id = r._batch_id and b.source = {src}"
+                "  and ({accepted})"
                 "  and l.person_id is not distinct from nullif(trim(r.person_id), '')"
                 "  and b.extract_date < l.extract_date"
                 " returning r._batch_id as b").format(raw=raw, src=src, accepted=accepted)))
@@ -68,7 +73,8 @@ def _rules() -> list[tuple[str, str, sql.Composable]]:
                 "  (select max(b2.extract_date) as extract_date from audit.load_batches as b2"
                 "   where b2.source = {src} and b2.mode = 'full' and b2.extract_date <= %(cutoff)s"
                 "     and b2.status = 'loaded' and b2.gate_status in ('passed', 'warned')) as f"
-                " where b.batch_id = r._batch_id and b.source = {src} and b.extract_date < f.extract_date"
+                " where r._batch_id = any(%(batches)s) and b.batch_id = r._batch_id and b.source = {src}"
+                " and b.extract_date < f.extract_date"
                 " returning r._batch_id as b").format(raw=raw, src=src)))
         rejects = sql.Identifier("quarantine", f"{source}_rejects")
         rules.append((f"quarantine.{source}_rejects", "batch older than cutoff", sql.SQL(
@@ -100,12 +106,18 @@ def purge_expired(url: str | None = None, days: int | None = None, run_id: str |
         conn.execute("select pg_advisory_xact_lock(hashtext('equity.purge'))")
         has_identified = conn.execute("select to_regclass('identified.priority_children')").fetchone()[0]
         deleted: dict[str, int] = {}
+        # batches dated on or before the cutoff, per source: the only raw partitions a rule may open
+        old_batches = {source: [] for source in CONTRACTS}
+        for source, batch_id in conn.execute(
+                "select source, batch_id from audit.load_batches where extract_date <= %s", (cutoff,)):
+            old_batches.setdefault(source, []).append(batch_id)
         for target, rule, stmt in _rules():
             if target.startswith("identified.") and has_identified is None:
                 continue
+            source = next((s for s, c in CONTRACTS.items() if target == f"raw.{c.raw_table}"), None)
             n, ids = conn.execute(sql.SQL(
                 "with d as ({}) select count(*), array_agg(distinct b order by b) filter (where b is not null)"
-                " from d").format(stmt), {"cutoff": cutoff}).fetchone()
+                " from d").format(stmt), {"cutoff": cutoff, "batches": old_batches.get(source, [])}).fetchone()
             conn.execute(
                 "insert into audit.purges (run_id, retention_days, cutoff_date, target, rule, rows_deleted,"
                 " batch_ids) values (%s, %s, %s, %s, %s, %s, %s)",

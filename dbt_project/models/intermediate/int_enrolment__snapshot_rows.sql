@@ -1,21 +1,19 @@
 {{ config(materialized='ephemeral') }}
+{#- The batch is looked up when the model runs and written into the SQL as a constant, so that
+    PostgreSQL prunes raw.enrolment_roster to that one partition when planning: the older snapshots
+    are not opened at all (a join on batch_id would scan every partition). -#}
+{%- set latest_batch = -1 -%}
+{%- if execute -%}
+    {%- set found = run_query("select batch_id from " ~ ref('int_batches__accepted')
+                              ~ " where source_name = 'enrolment' order by extract_date desc limit 1").rows -%}
+    {%- set latest_batch = found[0][0] if found else -1 -%}
+{%- endif -%}
 -- The roster rows of the latest accepted enrolment snapshot at or before as_of_date (one batch:
 -- the nightly build reads this night's snapshot, not the history).
-with batches as (
-    select * from {{ ref('int_batches__accepted') }}
-    where source_name = 'enrolment'
-),
-
-latest as (
-    select batch_id, extract_date
-    from batches
-    order by extract_date desc
-    limit 1
-)
-
 select
-    l.extract_date as snapshot_date,
+    b.extract_date as snapshot_date,
     r.*
 from {{ ref('stg_enrolment__roster') }} as r
-inner join latest as l on l.batch_id = r.batch_id
-where r.person_id is not null
+inner join {{ ref('int_batches__accepted') }} as b on b.batch_id = r.batch_id
+where r.batch_id = {{ latest_batch }}
+  and r.person_id is not null

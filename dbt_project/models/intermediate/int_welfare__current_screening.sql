@@ -1,15 +1,7 @@
--- Each person's current screening as of as_of_date (docs/rules.md, "Welfare").
-with rows_delivered as (
-    select s.*, b.extract_date
-    from {{ ref('stg_welfare__screenings') }} as s
-    inner join {{ ref('int_batches__accepted') }} as b
-        on b.batch_id = s.batch_id and b.source_name = 'welfare'
-),
-
-latest_per_screening as (
-    select distinct on (screening_id) *
-    from rows_delivered
-    order by screening_id, extract_date desc, source_line desc
+-- Each person's current screening as of as_of_date (docs/rules.md, "Welfare"), from the latest row
+-- of every screening (int_welfare__screenings_latest): never from the deliveries themselves.
+with latest_per_screening as (
+    select * from {{ ref('int_welfare__screenings_latest') }}
 ),
 
 counting as (

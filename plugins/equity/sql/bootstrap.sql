@@ -54,6 +54,8 @@ create table if not exists audit.pipeline_runs (
 );
 -- seconds per step of the night (start, load:<source>, gate:<source>, transform, gate_marts, publish)
 alter table audit.pipeline_runs add column if not exists timings jsonb not null default '{}'::jsonb;
+-- seconds per dbt node of the night's build ({"model.equity.child_equity_profile": 12.3, ...})
+alter table audit.pipeline_runs add column if not exists dbt_seconds jsonb;
 
 -- raw: as delivered, every value text, tagged with batch, file and line.
 -- LIST-partitioned by _batch_id: the loader COPYs each batch into a table of its own, checks it and
