@@ -1,5 +1,5 @@
-"""Validation benchmark (`make bench`, issue #5): raw and mart suites at national size on PostgreSQL,
-against GX's pandas engine on a sample.
+"""Validation benchmark (`make bench`, issue #5): the raw suites at national size on PostgreSQL, against
+GX's pandas engine on a sample (the mart suites at national size: the night benchmark).
 
 EQUITY_BENCH_GATES_SCALE (else EQUITY_BENCH_SCALE): national (default) or 1m / 100k for a quick look.
 Writes docs/bench/validation.json; docs/benchmarks.md "## Validation" has the table.
@@ -28,15 +28,14 @@ def test_validation_benchmark():
     print(f"raw suites: {result['raw_seconds_total']} s (goal {result['goal_raw_seconds']} s)")
     for b in result["pandas"]:
         print(f"pandas {b['source']}: {b['sample_rows']:,} rows read {b['read_seconds']} s + validate"
-              f" {b['validate_seconds']} s -> {b['pandas_seconds_scaled_to_national']} s at {b['national_rows']:,};"
-              f" SQL same subset {b['sql_seconds_same_subset_national']} s ({b['speedup_sql_over_pandas']}x)")
+              f" {b['validate_seconds']} s -> {b['pandas_seconds_scaled']} s at {b['rows']:,};"
+              f" SQL same subset {b['sql_seconds_same_subset']} s ({b['speedup_sql_over_pandas']}x)")
     out = Path(__file__).resolve().parents[1] / "docs" / "bench" / "validation.json"
     doc = json.loads(out.read_text()) if out.exists() else {}
     doc[scale] = result
     out.write_text(json.dumps(doc, indent=2, default=str) + "\n")
 
-    # a clean replicated delivery passes (warnings at most); the scaled marts still reconcile
+    # a replicated delivery (row faults quarantined by the loader) passes, with warnings at most
     assert all(s["status"] in ("passed", "warned") for s in result["suites"]), result["suites"]
-    assert {s["suite"] for s in result["suites"]} == {"raw.enrolment", "raw.registry", "raw.welfare",
-                                                       "marts.child_equity_profile",
-                                                       "marts.municipality_equity_summary"}
+    assert {s["suite"] for s in result["suites"]} == {"raw.enrolment", "raw.registry", "raw.welfare"}
+    assert all(b["success"] for b in result["pandas"]), "the portable suites must pass on pandas too"

@@ -131,11 +131,12 @@ class _Template:
         return buf.tobytes()
 
 
-def _check_parts(value: bytes) -> tuple[int, int]:
-    """(weighted sum of the 12 digits with positions 1-4 zeroed, the ID's own check-digit error)."""
-    digits = np.frombuffer(value, dtype=np.uint8).astype(np.int64) - 48
+def _check_parts(original: bytes, new: bytes) -> tuple[int, int]:
+    """(weighted sum of the new ID's 12 digits with positions 1-4 zeroed, the original ID's own
+    check-digit error), as `_Template` computes them: a valid ID stays valid, an invalid one invalid."""
+    digits = np.frombuffer(original, dtype=np.uint8).astype(np.int64) - 48
     orig_check = (11 - int(digits[:12] @ WEIGHTS) % 11) % 10
-    zeroed = digits.copy()
+    zeroed = np.frombuffer(new, dtype=np.uint8).astype(np.int64) - 48
     zeroed[1:5] = 0
     return int(zeroed[:12] @ WEIGHTS), (int(digits[12]) - orig_check) % 10
 
@@ -167,7 +168,7 @@ class _ParquetTemplate:
             self.rewrite[k] = True
             if b.isdigit():
                 self.nat[k] = True
-                self.s0[k], self.delta[k] = _check_parts(b[:1] + b"0000" + b"%05d" % i + b[10:13])
+                self.s0[k], self.delta[k] = _check_parts(b, b[:1] + b"0000" + b"%05d" % i + b[10:13])
         self.original = np.array([v or "" for v in ids], dtype=object)
 
     def copy(self, r: int):

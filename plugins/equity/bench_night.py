@@ -105,6 +105,7 @@ def build(scale: str, root: Path | None = None) -> dict:
                 "rows": sum(f["rows"] for f in manifest["files"]),
                 "bytes": sum((folder / f["name"]).stat().st_size for f in manifest["files"]),
             }
+    out.mkdir(parents=True, exist_ok=True)
     info_path.write_text(json.dumps(info, indent=2))
     return info
 
