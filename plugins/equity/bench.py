@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from equity.contracts import CONTRACTS
+from equity.synth.writers import sha256_of
 
 BASE_CHILDREN = 20_000
 BASE_SEED = 7
@@ -200,14 +201,6 @@ class _ParquetTemplate:
         return table.num_rows
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def build(scale: str, root: Path | None = None, days: int = 1, with_welfare: bool = False) -> dict:
     """Write (or reuse) the scaled deliveries; returns {source: {folder, rows, bytes, replicas, expected}}.
 
@@ -253,7 +246,7 @@ def build(scale: str, root: Path | None = None, days: int = 1, with_welfare: boo
                     name = f"{prefix}_{serial[prefix]:03d}.parquet"
                     rows = t.write(folder / name, range(first, min(replicas, first + per_part)))
                     files.append({"name": name, "encoding": f.get("encoding"),
-                                  "sha256": _sha256(folder / name), "rows": rows})
+                                  "sha256": sha256_of(folder / name), "rows": rows})
                     total_bytes += (folder / name).stat().st_size
                 continue
             t = _Template((src_folder / f["name"]).read_bytes(), source, index)
