@@ -22,7 +22,7 @@ import yaml
 from conftest import SYSTEM_URL, _system_available
 from equity import gates
 from equity.contracts import CONTRACTS, SOURCES, national_id_check_digit
-from equity.gx_suites import SuiteError, expectation_name, load_suite
+from equity.gx_suites import SuiteEntry, SuiteError, expectation_name, load_suite
 from equity.paths import DBT_PROJECT_DIR, EXPECTATIONS_DIR, PACKAGE_DIR
 
 ADMIN_URL = SYSTEM_URL
@@ -112,6 +112,25 @@ def load_batch(url: str, source: str, rows: list[dict]) -> int:
                 [(batch_id, f"{source}_20261120_001", i + 2, *(r[c] for c in contract.columns))
                  for i, r in enumerate(rows)])
     return batch_id
+
+
+def load_partition(url: str, source: str, rows: list[dict]) -> int:
+    """As load_batch, but into the batch's own partition `raw.<table>_b<id>`, as the loader does."""
+    batch_id = load_batch(url, source, rows)
+    table = CONTRACTS[source].raw_table
+    with psycopg.connect(url) as conn:
+        conn.execute(f"create table raw.{table}_b{batch_id} (like raw.{table})")
+        conn.execute(f"with moved as (delete from raw.{table}_default where _batch_id = {batch_id} returning *)"
+                     f" insert into raw.{table}_b{batch_id} select * from moved")
+        conn.execute(f"alter table raw.{table} attach partition raw.{table}_b{batch_id} for values in ({batch_id})")
+    return batch_id
+
+
+def partition_scans(url: str, source: str, batch_id: int) -> int:
+    time.sleep(1.5)  # backends publish their counters on exit or within a second of going idle
+    with psycopg.connect(url) as conn:
+        return conn.execute("select seq_scan from pg_stat_user_tables where schemaname = 'raw' and relname = %s",
+                            (f"{CONTRACTS[source].raw_table}_b{batch_id}",)).fetchone()[0]
 
 
 def audit_rows(url: str, batch_id: int | None = None) -> list[dict]:
@@ -213,6 +232,15 @@ def test_camel_case_names_resolve_to_the_same_expectation():
       "severity": "warn", "why": "w"}, "boolean"),
     ({"expectation": "expect_column_max_to_be_between", "kwargs": {"column": "person_id", "max_value": 1},
       "severity": "warn", "why": "w"}, "personal"),
+    ({"expectation": "expect_column_values_to_satisfy_sql", "kwargs": {"column": "x", "condition": "x > '1'"},
+      "severity": "warn", "why": "w"}, "label"),
+    ({"expectation": "expect_column_values_to_satisfy_sql", "label": "c", "kwargs": {"column": "x"},
+      "severity": "warn", "why": "w"}, "condition"),
+    ({"expectation": "expect_column_values_to_satisfy_sql", "label": "c",
+      "kwargs": {"column": "x", "condition": "x <= '{extract_day}'"}, "severity": "warn", "why": "w"},
+     "placeholders"),
+    ({"expectation": "expect_column_values_to_satisfy_sql", "label": "c",
+      "kwargs": {"column": "x", "condition": "x::int % 2 = 0"}, "severity": "warn", "why": "w"}, "mod"),
 ])
 def test_malformed_suite_files_are_refused(tmp_path, bad, message):
     path = tmp_path / "s.yml"
@@ -264,20 +292,30 @@ def test_only_the_given_batch_is_judged(db):
 # A few bad rows among many: the `warn` entry fires, its `mostly: 0.99` block twin does not.
 FEW_BAD = [
     pytest.param({"grade": "P7"}, "expect_column_values_to_be_in_set", "grade", id="invalid-enum"),
-    pytest.param({"person_id": "12345"}, "expect_column_values_to_match_regex", "person_id",
-                 id="malformed-id"),
+    pytest.param({"person_id": "12345"}, "expect_column_value_lengths_to_equal", "person_id",
+                 id="short-id"),
+    pytest.param({"person_id": "9" + nid(5)[1:]}, "expect_column_values_to_match_regex", "person_id",
+                 id="id-starting-with-9"),
+    pytest.param({"person_id": nid(5)[:6] + "X" + nid(5)[7:]}, "expect_column_values_to_match_regex", "person_id",
+                 id="id-with-a-letter"),
     pytest.param({"person_id": None}, "expect_column_values_to_not_be_null", "person_id",
                  id="blank-person-id-null"),
     pytest.param({"person_id": ""}, "expect_column_values_to_match_regex", "person_id",
                  id="blank-person-id-empty-string"),
     pytest.param({"person_id": nid(77)[:-1] + str((int(nid(77)[-1]) + 1) % 10)},
-                 "unexpected_rows_expectation:national_id_check_digit", "person_id", id="bad-check-digit"),
-    pytest.param({"birth_date": "30/02/2558"}, "unexpected_rows_expectation:birth_date_exists",
+                 "expect_column_values_to_satisfy_sql:national_id_check_digit", "person_id", id="bad-check-digit"),
+    pytest.param({"birth_date": "30/02/2558"}, "expect_column_values_to_satisfy_sql:birth_date_exists",
                  "birth_date", id="date-that-does-not-exist"),
-    pytest.param({"birth_date": "01/01/2570"}, "unexpected_rows_expectation:birth_date_not_in_future",
+    pytest.param({"birth_date": "29/02/2566"}, "expect_column_values_to_satisfy_sql:birth_date_exists",
+                 "birth_date", id="29-february-of-a-common-year"),
+    pytest.param({"birth_date": "01/13/2558"}, "expect_column_values_to_satisfy_sql:birth_date_exists",
+                 "birth_date", id="month-13"),
+    pytest.param({"status_date": "2026-04-31"}, "expect_column_values_to_satisfy_sql:status_date_exists",
+                 "status_date", id="31-april"),
+    pytest.param({"birth_date": "01/01/2570"}, "expect_column_values_to_satisfy_sql:birth_date_not_in_future",
                  "birth_date", id="birth-date-in-future"),
     pytest.param({"school_subdistrict_code": "999999"},
-                 "unexpected_rows_expectation:school_subdistrict_in_reference", "school_subdistrict_code",
+                 "expect_column_values_to_satisfy_sql:school_subdistrict_in_reference", "school_subdistrict_code",
                  id="code-missing-from-reference"),
 ]
 
@@ -300,18 +338,53 @@ def test_a_few_bad_rows_warn_and_name_the_expectation(db, fault, expectation, co
     assert gate_status(db, batch_id) == "warned"
 
 
+@pytest.mark.parametrize("source", ["enrolment", "welfare", "registry"])
+def test_row_conditions_cost_no_scan_of_their_own(db, source):
+    """Row conditions (check digit, dates that exist, reference codes) are judged inside the suite's
+    one aggregate query: the same suite with four more conditions reads the batch's partition exactly
+    as often. (An `unexpected_rows_expectation` per check would add a scan each.)"""
+    from dataclasses import replace
+
+    from equity.gx_suites import bind_extract_date
+
+    rows = [ROW[source](n) for n in range(1, 201)]
+    rows[50] = ROW[source](51, **{"enrolment": {"birth_date": "30/02/2558"}, "welfare": {"screened_on": "2026-02-30"},
+                                  "registry": {"event_date": "25690230"}}[source])
+    batch_id = load_partition(db, source, rows)
+    partition = gates._Table("raw", f"{CONTRACTS[source].raw_table}_b{batch_id}")
+    suite = bind_extract_date(load_suite(gates.suite_path("raw", source)), D)
+    column = CONTRACTS[source].columns[0]
+    more = tuple(SuiteEntry("expect_column_values_to_satisfy_sql",
+                            {"column": column, "condition": f"length({column}) <> {90 + i}"}, "warn", "extra",
+                            label=f"extra_{i}") for i in range(4))
+
+    def scans_of(s) -> tuple[int, object]:
+        before = partition_scans(db, source, batch_id)
+        outcome = gates._gate(db, s, partition, "r-scans", batch_id, None, None, update_batch=False)
+        return partition_scans(db, source, batch_id) - before, outcome
+
+    scans, outcome = scans_of(suite)
+    assert outcome.status == "warned" and outcome.rows == 200
+    assert any(f.expectation.endswith("_exists") for f in outcome.failures), outcome.failures
+    scans_more, outcome_more = scans_of(replace(suite, entries=suite.entries + more))
+    assert outcome_more.evaluated == outcome.evaluated + 4 and outcome_more.failures == outcome.failures
+    assert scans_more == scans
+
+
 def test_a_duplicate_key_warns(db):
     rows = [enrolment(n) for n in range(1, 201)]
     rows.append(dict(rows[10], grade="P5"))  # same (person_id, school_code), different values
     outcome = gates.validate_raw_batch(db, "enrolment", load_batch(db, "enrolment", rows), "r")
     assert outcome.status == "warned"
-    assert ("expect_compound_columns_to_be_unique", "person_id,school_code", "warn") in failed(outcome)
+    assert ("expect_compound_key_to_be_unique", "person_id,school_code", "warn") in failed(outcome)
 
 
 # A systematic fault (more than 1% of the batch): the block twin fires too.
 MANY_BAD = [
     pytest.param({"grade": "P7"}, "expect_column_values_to_be_in_set", "grade", id="invalid-enum"),
-    pytest.param({"person_id": "12345"}, "expect_column_values_to_match_regex", "person_id",
+    pytest.param({"person_id": "12345"}, "expect_column_value_lengths_to_equal", "person_id",
+                 id="short-id"),
+    pytest.param({"person_id": "X" + nid(5)[1:]}, "expect_column_values_to_match_regex", "person_id",
                  id="malformed-id"),
     pytest.param({"person_id": None}, "expect_column_values_to_not_be_null", "person_id",
                  id="blank-person-id"),
@@ -333,7 +406,7 @@ def test_duplicated_delivery_blocks(db):
     rows = [enrolment(n) for n in range(1, 101)]
     outcome = gates.validate_raw_batch(db, "enrolment", load_batch(db, "enrolment", rows + rows), "r")
     assert outcome.status == "blocked"
-    assert ("expect_compound_columns_to_be_unique", "person_id,school_code", "block") in failed(outcome)
+    assert ("expect_compound_key_to_be_unique", "person_id,school_code", "block") in failed(outcome)
 
 
 def test_registry_faults(db):
@@ -344,8 +417,8 @@ def test_registry_faults(db):
     outcome = gates.validate_raw_batch(db, "registry", load_batch(db, "registry", rows), "r")
     assert outcome.status == "warned"
     assert {("expect_column_values_to_match_regex", "pid", "warn"),
-            ("unexpected_rows_expectation:age_0_to_24_at_extract", "birth_date", "warn"),
-            ("unexpected_rows_expectation:lao_in_reference", "lao_code", "warn")} <= failed(outcome)
+            ("expect_column_values_to_satisfy_sql:age_0_to_24_at_extract", "birth_date", "warn"),
+            ("expect_column_values_to_satisfy_sql:lao_in_reference", "lao_code", "warn")} <= failed(outcome)
 
 
 def test_welfare_faults_and_deletes(db):
@@ -434,13 +507,16 @@ def test_a_broken_check_is_a_failure_reported_without_values(db, tmp_path, caplo
          "severity": "block", "why": "a deliberately broken check"},
         {"expectation": "expect_column_values_to_not_be_null", "kwargs": {"column": "no_such_column"},
          "severity": "warn", "why": "a column that is not there"},
+        {"expectation": "expect_column_values_to_satisfy_sql", "label": "cast_a_name_too",
+         "kwargs": {"column": "first_name", "condition": "first_name::int > 0"},
+         "severity": "warn", "why": "a broken row condition fails, never passes"},
     ]}))
     caplog.set_level(logging.DEBUG)
     outcome = gates.validate_query(db, load_suite(path), f"select * from raw.enrolment_roster"
                                    f" where _batch_id = {batch_id}", "r-err", batch_id)
     assert outcome.status == "blocked"
     assert {f.observed.split(":")[0] for f in outcome.failures} == {"error"}
-    assert [r["observed_value"] for r in audit_rows(db)] == ["error", "error"]
+    assert [r["observed_value"] for r in audit_rows(db)] == ["error", "error", "error"]
     assert secret not in repr(outcome) + repr(audit_rows(db)) + caplog.text
 
 

@@ -41,7 +41,7 @@ from typing import Any, NamedTuple
 import psycopg
 
 from equity.contracts import CONTRACTS
-from equity.gx_suites import Suite, SuiteEntry, bind_schema, load_suite
+from equity.gx_suites import Suite, SuiteEntry, bind_extract_date, bind_schema, load_suite
 from equity.paths import EXPECTATIONS_DIR
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
@@ -146,6 +146,8 @@ def build_expectations(suite: Suite) -> list:
     from great_expectations.expectations.metadata_types import FailureSeverity
     from great_expectations.expectations.registry import get_expectation_impl
 
+    import equity.gx_custom  # noqa: F401 - registers expect_column_values_to_satisfy_sql
+
     _quiet_gx()
 
     out = []
@@ -194,7 +196,7 @@ def validate_raw_batch(url: str, source: str, batch_id: int, run_id: str, *,
         raise TypeError("batch_id must be an integer")
     batch_id = index(batch_id)  # an int, or TypeError: never text formatted into SQL
     with psycopg.connect(libpq_url(url)) as conn:
-        row = conn.execute("select source from audit.load_batches where batch_id = %s",
+        row = conn.execute("select source, extract_date from audit.load_batches where batch_id = %s",
                            (batch_id,)).fetchone()
     if row is None:
         log.warning("gate %s: batch %d is not in audit.load_batches", source, batch_id)
@@ -212,8 +214,9 @@ def validate_raw_batch(url: str, source: str, batch_id: int, run_id: str, *,
     # Rows put into raw by other means (the default partition) are judged through a query.
     target: str | _Table = (_Table("raw", partition) if own_partition
                             else f"select * from raw.{table} where _batch_id = {batch_id:d}")
-    rows = _gate(url, load_suite(suite_path("raw", source)), target, run_id, batch_id, None, docs_dir,
-                 update_batch=False)
+    # Date-relative conditions (birth date not after the extract) read the batch's own extract date.
+    suite = bind_extract_date(load_suite(suite_path("raw", source)), row[1] if row else date.today())
+    rows = _gate(url, suite, target, run_id, batch_id, None, docs_dir, update_batch=False)
     whole = _gate(url, load_suite(suite_path("raw", "_delivery")), DELIVERY_METRICS.format(batch_id=batch_id),
                   run_id, batch_id, None, None, update_batch=False)
     worst = max((rows.status, whole.status), key=("passed", "warned", "blocked").index)

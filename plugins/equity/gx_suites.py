@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +25,18 @@ RESERVED_KWARGS = frozenset({"result_format", "catch_exceptions", "meta", "sever
 ENTRY_KEYS = frozenset({"expectation", "kwargs", "severity", "why", "label", "column"})
 SUITE_KEYS = frozenset({"suite", "relation", "description", "expectations"})
 CUSTOM_SQL = "unexpected_rows_expectation"
+# The project's row-condition check (equity.gx_custom): judged inside the suite's one aggregate scan.
+SATISFY_SQL = "expect_column_values_to_satisfy_sql"
+# `{name}` placeholders a condition may use; the gate fills them for the batch it judges.
+CONDITION_PLACEHOLDERS = frozenset({"schema", "extract_be_ymd", "extract_year"})
+_PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 _CAMEL_1 = re.compile(r"(.)([A-Z][a-z]+)")
 _CAMEL_2 = re.compile(r"([a-z0-9])([A-Z])")
 _LABEL = re.compile(r"^[a-z][a-z0-9_]*$")
 # Column-aggregate expectations report an observed value computed from the column (its min, max,
 # most common value...). On an identifier or a name that value is personal: refused outright.
 _AGGREGATE = re.compile(
-    r"^expect_column_(?!values_to|pair_|to_exist|type_|proportion_of|unique_value_count)")
+    r"^expect_column_(?!values_to|value_lengths_to|pair_|to_exist|type_|proportion_of|unique_value_count)")
 _PERSONAL_COLUMN = re.compile(r"(^|_)(id|pid|key|name|code)$")
 
 
@@ -167,6 +173,18 @@ def _entry(path: Path, i: int, raw: Any) -> SuiteEntry:
         except (KeyError, IndexError, ValueError) as exc:
             raise SuiteError(f"{where} ({label}): braces other than {{batch}} and {{schema}} must be doubled:"
                              f" {exc}") from None
+    if name == SATISFY_SQL:
+        if not label:
+            raise SuiteError(f"{where}: a SQL condition check needs a `label`")
+        condition = kwargs.get("condition")
+        if not isinstance(condition, str) or not condition.strip() or not isinstance(kwargs.get("column"), str):
+            raise SuiteError(f"{where} ({label}): needs kwargs `column` and `condition` (SQL, true for a good row)")
+        unknown = set(_PLACEHOLDER.findall(condition)) - CONDITION_PLACEHOLDERS
+        if unknown:
+            raise SuiteError(f"{where} ({label}): unknown placeholders {sorted(unknown)};"
+                             f" one of {sorted(CONDITION_PLACEHOLDERS)}")
+        if "%" in condition:  # SQLAlchemy would pass it to the driver as a parameter marker
+            raise SuiteError(f"{where} ({label}): write mod(a, b), not a % b, in a condition")
     return SuiteEntry(expectation=name, kwargs=kwargs, severity=severity, why=why.strip(),
                       label=label, column=column)
 
@@ -176,11 +194,25 @@ def bind_schema(suite: Suite, schema: str) -> Suite:
     suite can then compare its rows with the other marts built beside it (level reconciliation)."""
     if not re.match(r"^[a-z_][a-z0-9_]*$", schema):
         raise ValueError(f"not a plain identifier: {schema!r}")
+    return _bind(suite, {"schema": f'"{schema}"'})
+
+
+def bind_extract_date(suite: Suite, day: date) -> Suite:
+    """The suite with its conditions' extract-date placeholders filled for a batch extracted on `day`:
+    `{extract_be_ymd}` (Buddhist-Era YYYYMMDD, as the registry writes dates) and `{extract_year}`."""
+    return _bind(suite, {"extract_be_ymd": f"{day.year + 543:04d}{day.month:02d}{day.day:02d}",
+                         "extract_year": str(day.year)})
+
+
+def _bind(suite: Suite, values: dict[str, str]) -> Suite:
     entries = []
     for e in suite.entries:
-        query = e.kwargs.get("unexpected_rows_query")
-        if isinstance(query, str) and "{schema}" in query:
-            e = replace(e, kwargs={**e.kwargs, "unexpected_rows_query": query.replace("{schema}", f'"{schema}"')})
+        for key in ("unexpected_rows_query", "condition"):
+            text = e.kwargs.get(key)
+            if isinstance(text, str) and any(f"{{{name}}}" in text for name in values):
+                for name, value in values.items():
+                    text = text.replace(f"{{{name}}}", value)
+                e = replace(e, kwargs={**e.kwargs, key: text})
         entries.append(e)
     return replace(suite, entries=tuple(entries))
 
