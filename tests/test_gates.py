@@ -28,7 +28,8 @@ from equity.paths import DBT_PROJECT_DIR, EXPECTATIONS_DIR, PACKAGE_DIR
 ADMIN_URL = SYSTEM_URL
 D = date(2026, 11, 20)
 SUB, LAO = "630101", "6300101"
-MARTS = ("child_equity_profile", "municipality_equity_summary")
+MARTS = ("child_equity_profile", "municipality_equity_summary", "province_equity_summary",
+         "national_equity_summary", "municipality_equity_trend")
 
 
 # --- fixtures --------------------------------------------------------------------------------------
@@ -158,8 +159,11 @@ def _suite_files() -> list[Path]:
 
 
 def _mart_columns() -> dict[str, set[str]]:
-    doc = yaml.safe_load((DBT_PROJECT_DIR / "models" / "marts" / "_marts.yml").read_text())
-    return {m["name"]: {c["name"] for c in m.get("columns", [])} for m in doc["models"]}
+    out = {}
+    for name in ("_marts.yml", "_rollups.yml"):
+        doc = yaml.safe_load((DBT_PROJECT_DIR / "models" / "marts" / name).read_text())
+        out.update({m["name"]: {c["name"] for c in m.get("columns", [])} for m in doc["models"]})
+    return out
 
 
 def _columns_named(entry) -> set[str]:
@@ -180,6 +184,10 @@ def _columns_named(entry) -> set[str]:
 def test_there_is_one_suite_per_source_and_per_mart():
     for source in SOURCES:
         assert (EXPECTATIONS_DIR / "raw" / f"{source}.yml").is_file()
+    from equity.pipeline import GATED_MARTS
+    from equity.publish import MARTS as PUBLISHED
+
+    assert set(MARTS) == set(PUBLISHED) == set(GATED_MARTS)  # every published mart is gated
     for mart in MARTS:
         assert (EXPECTATIONS_DIR / "marts" / f"{mart}.yml").is_file()
 
@@ -188,6 +196,8 @@ def test_there_is_one_suite_per_source_and_per_mart():
 def test_every_suite_loads_and_every_expectation_is_a_real_gx_class(path):
     from great_expectations.expectations.expectation import Expectation
     from great_expectations.expectations.registry import get_expectation_impl
+
+    import equity.gx_custom  # noqa: F401 - the project's own expectations, as the gate registers them
 
     suite = load_suite(path)
     assert suite.entries
@@ -540,8 +550,15 @@ create table marts.municipality_equity_summary (
     extremely_poor int, poverty_rate numeric, with_disability int, chronic_absence int,
     priority_children int);
 create table marts.province_equity_summary (
-    province_code text, as_of_date date, children int, out_of_school int, screened int, extremely_poor int,
+    province_code text, as_of_date date, children int, children_school_age int, enrolled int, out_of_school int,
+    out_of_school_rate numeric, screened int, poor int, extremely_poor int, poverty_rate numeric,
     priority_children int);
+create table marts.national_equity_summary (
+    as_of_date date, children bigint, out_of_school bigint, out_of_school_rate numeric, screened bigint,
+    poverty_rate numeric, priority_children bigint);
+create table marts.municipality_equity_trend (
+    lao_code text, as_of_date date, previous_as_of_date date, out_of_school int, previous_out_of_school int,
+    out_of_school_change int, out_of_school_jump_flag boolean);
 """
 
 
@@ -578,8 +595,17 @@ EMPTY_LAO = dict(lao_type="SAO", children=0, children_school_age=0, enrolled=0, 
                  out_of_school_rate=None, no_education_record=0, dropped_out=0, lost_in_transfer=0,
                  preprimary_enrolled=0, screened=0, poor=0, extremely_poor=0, poverty_rate=None,
                  with_disability=0, chronic_absence=0, priority_children=0)
-PROVINCE = {"province_code": "63", "as_of_date": D, "children": 20, "out_of_school": 5, "screened": 15,
-            "extremely_poor": 0, "priority_children": 5}
+PROVINCE = {"province_code": "63", "as_of_date": D, "children": 20, "children_school_age": 20, "enrolled": 15,
+            "out_of_school": 5, "out_of_school_rate": 0.25, "screened": 15, "poor": 15, "extremely_poor": 0,
+            "poverty_rate": 1.0, "priority_children": 5}
+NATIONAL = {"as_of_date": D, "children": 20, "out_of_school": 5, "out_of_school_rate": 0.25, "screened": 15,
+            "poverty_rate": 1.0, "priority_children": 5}
+
+
+def trend(lao: str, today: int, previous: int | None, flag: bool) -> dict:
+    return {"lao_code": lao, "as_of_date": D, "previous_as_of_date": None if previous is None else date(2026, 11, 19),
+            "out_of_school": today, "previous_out_of_school": previous,
+            "out_of_school_change": None if previous is None else today - previous, "out_of_school_jump_flag": flag}
 
 
 @pytest.fixture
@@ -600,6 +626,8 @@ def test_clean_marts_pass(marts_db):
     _insert(marts_db, "child_equity_profile", [child(n) for n in range(1, 21)])
     _insert(marts_db, "municipality_equity_summary", [summary(LAO), summary("6300102", **EMPTY_LAO)])
     _insert(marts_db, "province_equity_summary", [PROVINCE])
+    _insert(marts_db, "national_equity_summary", [NATIONAL])
+    _insert(marts_db, "municipality_equity_trend", [trend(LAO, 5, 4, False), trend("6300102", 0, None, False)])
     for mart in MARTS:
         outcome = gates.validate_mart(marts_db, "marts", mart, D, "run-m")
         assert outcome.status == "passed", (mart, outcome.failures)
@@ -661,6 +689,33 @@ def test_levels_must_reconcile(marts_db):
     outcome = gates.validate_mart(marts_db, "marts", "municipality_equity_summary", D, "r")
     assert [f for f in failed(outcome) if "reconcile" in f[0]] == [
         ("unexpected_rows_expectation:lao_counts_reconcile_with_child_level", "children", "block")]
+
+
+def test_a_jump_without_a_flag_blocks(marts_db):
+    """No municipality's out-of-school count moves beyond the policy's tolerance night over night
+    without the jump flag (oos_jump_tolerance 0.5, oos_jump_min_children 5 in dbt_project.yml)."""
+    _insert(marts_db, "municipality_equity_trend",
+            [trend(LAO, 20, 10, False),  # +10 children, +100 %: a jump, unflagged
+             trend("6300102", 14, 10, False)])  # +4: under oos_jump_min_children, no flag needed
+    outcome = gates.validate_mart(marts_db, "marts", "municipality_equity_trend", D, "r")
+    assert outcome.status == "blocked"
+    assert failed(outcome) == {("expect_column_values_to_satisfy_sql:no_jump_without_a_flag",
+                                "out_of_school_change", "block")}
+    with psycopg.connect(marts_db) as conn:
+        conn.execute("update marts.municipality_equity_trend set out_of_school_jump_flag = true where lao_code = %s",
+                     (LAO,))
+    assert gates.validate_mart(marts_db, "marts", "municipality_equity_trend", D, "r").status == "passed"
+    # the tolerance is the policy's: at 1.5 the same +100 % is no jump
+    assert gates.validate_mart(marts_db, "marts", "municipality_equity_trend", D, "r",
+                               parameters={"oos_jump_tolerance": 1.5}).status == "passed"
+
+
+def test_national_totals_must_equal_the_provinces(marts_db):
+    _insert(marts_db, "province_equity_summary", [PROVINCE])
+    _insert(marts_db, "national_equity_summary", [dict(NATIONAL, out_of_school=6)])
+    outcome = gates.validate_mart(marts_db, "marts", "national_equity_summary", D, "r")
+    assert failed(outcome) == {("unexpected_rows_expectation:national_totals_reconcile_with_province_level",
+                                "children", "block")}
 
 
 def test_summary_must_cover_every_reference_lao(marts_db):

@@ -41,7 +41,15 @@ from typing import Any, NamedTuple
 import psycopg
 
 from equity.contracts import CONTRACTS
-from equity.gx_suites import Suite, SuiteEntry, bind_extract_date, bind_schema, load_suite
+from equity.gx_suites import (
+    POLICY_PLACEHOLDERS,
+    Suite,
+    SuiteEntry,
+    bind_extract_date,
+    bind_policy,
+    bind_schema,
+    load_suite,
+)
 from equity.paths import EXPECTATIONS_DIR
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
@@ -264,11 +272,12 @@ def validate_mart(url: str, schema: str, table: str, as_of_date: date | str, run
     day = as_of_date if isinstance(as_of_date, date) else date.fromisoformat(str(as_of_date))
     suite = bind_schema(load_suite(suite_path("marts", table)), schema)
     params: dict[str, Any] = {"as_of_date": day.isoformat()}
-    if suite.parameters - set(parameters or {}) - set(params):
+    if suite.parameters - set(parameters or {}) - set(params) or _names_policy(suite):
         from equity.policy import policy
 
         params.update(policy())
     params.update(parameters or {})
+    suite = bind_policy(suite, params)
     query = f'select * from "{schema}"."{table}" where as_of_date = date \'{day.isoformat()}\''
     return validate_query(url, suite, query, run_id, None, parameters=params, docs_dir=docs_dir)
 
@@ -285,6 +294,11 @@ def validate_query(url: str, suite: Suite, query: str, run_id: str, batch_id: in
     written; a failure to render is logged and never changes the outcome.
     """
     return _gate(url, suite, query, run_id, batch_id, parameters, docs_dir, update_batch=False)
+
+
+def _names_policy(suite: Suite) -> bool:
+    conditions = " ".join(str(e.kwargs.get("condition", "")) for e in suite.entries)
+    return any(f"{{{name}}}" in conditions for name in POLICY_PLACEHOLDERS)
 
 
 class _Table(NamedTuple):

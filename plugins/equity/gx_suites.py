@@ -28,7 +28,9 @@ CUSTOM_SQL = "unexpected_rows_expectation"
 # The project's row-condition check (equity.gx_custom): judged inside the suite's one aggregate scan.
 SATISFY_SQL = "expect_column_values_to_satisfy_sql"
 # `{name}` placeholders a condition may use; the gate fills them for the batch it judges.
-CONDITION_PLACEHOLDERS = frozenset({"schema", "extract_be_ymd", "extract_year"})
+# Policy numbers (dbt_project.yml vars, equity.policy) a mart condition may name are filled by the mart gate.
+POLICY_PLACEHOLDERS = frozenset({"oos_jump_min_children", "oos_jump_tolerance"})
+CONDITION_PLACEHOLDERS = frozenset({"schema", "extract_be_ymd", "extract_year"}) | POLICY_PLACEHOLDERS
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 _CAMEL_1 = re.compile(r"(.)([A-Z][a-z]+)")
 _CAMEL_2 = re.compile(r"([a-z0-9])([A-Z])")
@@ -202,6 +204,11 @@ def bind_extract_date(suite: Suite, day: date) -> Suite:
     `{extract_be_ymd}` (Buddhist-Era YYYYMMDD, as the registry writes dates) and `{extract_year}`."""
     return _bind(suite, {"extract_be_ymd": f"{day.year + 543:04d}{day.month:02d}{day.day:02d}",
                          "extract_year": str(day.year)})
+
+
+def bind_policy(suite: Suite, policy: dict[str, Any]) -> Suite:
+    """The suite with its conditions' policy placeholders (`{oos_jump_tolerance}`…) filled from `policy`."""
+    return _bind(suite, {name: str(policy[name]) for name in POLICY_PLACEHOLDERS if name in policy})
 
 
 def _bind(suite: Suite, values: dict[str, str]) -> Suite:

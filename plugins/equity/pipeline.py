@@ -30,7 +30,9 @@ from equity.warehouse import connect, warehouse_url
 log = logging.getLogger(__name__)
 
 # Marts with a GX suite of their own (expectations/marts/); all marts are published.
-GATED_MARTS = ("child_equity_profile", "municipality_equity_summary")
+# Every published mart has its suite (expectations/marts/<mart>.yml), gated before publish.
+GATED_MARTS = ("child_equity_profile", "municipality_equity_summary", "province_equity_summary",
+               "national_equity_summary", "municipality_equity_trend")
 
 
 def code_version() -> str:
