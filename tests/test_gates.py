@@ -634,6 +634,8 @@ def test_clean_marts_pass(marts_db):
         assert outcome.evaluated == len(load_suite(EXPECTATIONS_DIR / "marts" / f"{mart}.yml").entries)
     results = audit_rows(marts_db)
     assert results and all(r["batch_id"] is None and r["success"] for r in results)
+    with psycopg.connect(marts_db) as conn:  # the night was judged through a view, dropped after
+        assert conn.execute("select count(*) from pg_views where viewname like '\\_gate\\_%'").fetchone()[0] == 0
 
 
 def test_mart_faults_block_and_other_dates_are_not_judged(marts_db):

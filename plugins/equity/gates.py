@@ -9,10 +9,11 @@ How it runs (Great Expectations 1.24, no Airflow import; GX itself is imported o
 - an ephemeral GX context, a PostgreSQL data source on the warehouse URL (psycopg 3), and an asset
   for exactly the rows to judge: every metric is SQL in the warehouse, nothing is pulled into
   pandas. A raw batch is its own partition (`raw.<table>_b<batch_id>`, see equity.load), judged in
-  place as a table asset. Anything else (a mart's rows of one date) is a query asset, materialised
-  once as a session temp table (`create_temp_table`), because GX otherwise learns a query's columns
-  by running the whole query and fetching every row into the worker (expectations/README.md,
-  "GX 1.24 notes").
+  place as a table asset; a mart's rows of one date are judged in place through a view made for
+  the gate (`_night_view`). Anything else (rows put into raw's default partition, a caller's query)
+  is a query asset, materialised once as a session temp table (`create_temp_table`), because GX
+  otherwise learns a query's columns by running the whole query and fetching every row into the
+  worker (expectations/README.md, "GX 1.24 notes").
 - result_format BASIC with `partial_unexpected_count: 0`: GX computes counts and fetches no
   values (its sample query carries LIMIT 0). Only counts and numeric aggregates are stored:
   no personal value reaches audit.validation_results, the logs or the Data Docs.
@@ -278,8 +279,37 @@ def validate_mart(url: str, schema: str, table: str, as_of_date: date | str, run
         params.update(policy())
     params.update(parameters or {})
     suite = bind_policy(suite, params)
-    query = f'select * from "{schema}"."{table}" where as_of_date = date \'{day.isoformat()}\''
-    return validate_query(url, suite, query, run_id, None, parameters=params, docs_dir=docs_dir)
+    if not MART_VIEWS:
+        query = f'select * from "{schema}"."{table}" where as_of_date = date \'{day.isoformat()}\''
+        return validate_query(url, suite, query, run_id, None, parameters=params, docs_dir=docs_dir)
+    with _night_view(url, schema, table, day) as view:
+        return _gate(url, suite, view, run_id, None, params, docs_dir, update_batch=False)
+
+
+# Judge a mart's night through a view (in place, parallel scans) rather than a temp-table copy.
+MART_VIEWS = True
+
+
+@contextlib.contextmanager
+def _night_view(url: str, schema: str, table: str, day: date):
+    """A view of <schema>.<table>'s rows of `day`, beside the mart, for the length of one gate.
+
+    GX judges it as a table asset: its columns come from the catalog and every metric query reads
+    the night's rows in place (the marts are indexed on as_of_date), with parallel workers, where a
+    query asset would first copy the night into a session temp table (13 M rows at national size) and
+    then scan that copy serially (temp tables are never scanned in parallel). The view is owned by the
+    gate's role, granted to nobody, and dropped at the end; a name per gate keeps two gates apart.
+    """
+    name = f"_gate_{table}_{day:%Y%m%d}_{os.urandom(4).hex()}"
+    ident = f'"{schema}"."{name}"'
+    with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+        conn.execute(f'create view {ident} as select * from "{schema}"."{table}"'
+                     f" where as_of_date = date '{day.isoformat()}'")
+    try:
+        yield _Table(schema, name)
+    finally:
+        with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+            conn.execute(f"drop view if exists {ident}")
 
 
 def validate_query(url: str, suite: Suite, query: str, run_id: str, batch_id: int | None = None, *,
