@@ -279,15 +279,8 @@ def validate_mart(url: str, schema: str, table: str, as_of_date: date | str, run
         params.update(policy())
     params.update(parameters or {})
     suite = bind_policy(suite, params)
-    if not MART_VIEWS:
-        query = f'select * from "{schema}"."{table}" where as_of_date = date \'{day.isoformat()}\''
-        return validate_query(url, suite, query, run_id, None, parameters=params, docs_dir=docs_dir)
     with _night_view(url, schema, table, day) as view:
         return _gate(url, suite, view, run_id, None, params, docs_dir, update_batch=False)
-
-
-# Judge a mart's night through a view (in place, parallel scans) rather than a temp-table copy.
-MART_VIEWS = True
 
 
 @contextlib.contextmanager

@@ -30,7 +30,7 @@ SATISFY_SQL = "expect_column_values_to_satisfy_sql"
 # `{name}` placeholders a condition may use; the gate fills them for the batch it judges.
 # Policy numbers (dbt_project.yml vars, equity.policy) a mart condition may name are filled by the mart gate.
 POLICY_PLACEHOLDERS = frozenset({"oos_jump_min_children", "oos_jump_tolerance"})
-CONDITION_PLACEHOLDERS = frozenset({"schema", "extract_be_ymd", "extract_year"}) | POLICY_PLACEHOLDERS
+CONDITION_PLACEHOLDERS = frozenset({"schema", "extract_be_ymd"}) | POLICY_PLACEHOLDERS
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 _CAMEL_1 = re.compile(r"(.)([A-Z][a-z]+)")
 _CAMEL_2 = re.compile(r"([a-z0-9])([A-Z])")
@@ -200,10 +200,9 @@ def bind_schema(suite: Suite, schema: str) -> Suite:
 
 
 def bind_extract_date(suite: Suite, day: date) -> Suite:
-    """The suite with its conditions' extract-date placeholders filled for a batch extracted on `day`:
-    `{extract_be_ymd}` (Buddhist-Era YYYYMMDD, as the registry writes dates) and `{extract_year}`."""
-    return _bind(suite, {"extract_be_ymd": f"{day.year + 543:04d}{day.month:02d}{day.day:02d}",
-                         "extract_year": str(day.year)})
+    """The suite with `{extract_be_ymd}` in its conditions filled for a batch extracted on `day`
+    (Buddhist-Era YYYYMMDD, as the registry writes dates)."""
+    return _bind(suite, {"extract_be_ymd": f"{day.year + 543:04d}{day.month:02d}{day.day:02d}"})
 
 
 def bind_policy(suite: Suite, policy: dict[str, Any]) -> Suite:
