@@ -137,7 +137,64 @@ def run(admin_url: str, scale: str = "national", sample: int = 1_000_000, baseli
     return result
 
 
+# One child_equity_profile row (MARTS.md columns); `mart_gate` repeats it with distinct child keys.
+_CHILD_COLUMNS = """child_key text, as_of_date date, id_type text, sex text, birth_year int, age int,
+    province_code text, district_code text, subdistrict_code text, lao_code text, in_registry boolean,
+    in_enrolment boolean, in_welfare boolean, education_status text, out_of_school_reason text,
+    grade text, school_code text, affiliation text, multiple_enrolment boolean, disability int,
+    days_absent int, chronic_absence boolean, poverty_level text, income_per_capita_month numeric(12,2),
+    has_welfare_card boolean, is_priority boolean"""
+_CHILD_ROW = """'NATIONAL_ID', 'F', 2016, 10, '10', '1001', '100101', '1000001', true, true, true, 'ENROLLED',
+    null, 'P4', '1001000001', 'OBEC', false, 0, 3, false, 'NOT_POOR', 4500.00, false, false"""
+
+
+def mart_gate(admin_url: str, rows: int = 1_000_000, repeats: int = 2) -> dict:
+    """The child_equity_profile suite on one night of `rows` rows (plus a second night of history),
+    judged through the gate's view (`validate_mart`) and, as before, through a query asset that GX
+    copies into a session temp table (`validate_query`), alternating."""
+    from equity.gates import suite_path, validate_mart, validate_query
+    from equity.gx_suites import bind_policy, bind_schema, load_suite
+    from equity.paths import SHIPPED_REFERENCE_DIR
+    from equity.policy import policy
+    from equity.reference import load_reference
+    from equity.warehouse import bootstrap, connect
+
+    url = scratch_database(admin_url)
+    day = date(2026, 11, 20)
+    out: dict = {"rows": rows, "machine_before": None, "view_seconds": [], "temp_table_seconds": []}
+    try:
+        from equity import bench_night
+
+        out["machine_before"] = bench_night.machine()
+        bootstrap(url)
+        load_reference(url, SHIPPED_REFERENCE_DIR)
+        with connect(url) as conn:
+            conn.execute(f"create schema marts_build; create table marts_build.child_equity_profile ({_CHILD_COLUMNS})")
+            for night in (date(2026, 11, 19), day):
+                conn.execute(f"insert into marts_build.child_equity_profile select"
+                             f" encode(sha256(g::text::bytea), 'hex'), %s, {_CHILD_ROW}"
+                             f" from generate_series(1, %s) as g", (night, rows))
+            conn.execute("create index on marts_build.child_equity_profile (as_of_date, lao_code);"
+                         " analyze marts_build.child_equity_profile")
+            conn.commit()
+        params = {"as_of_date": day.isoformat(), **policy()}
+        suite = bind_policy(bind_schema(load_suite(suite_path("marts", "child_equity_profile")), "marts_build"), params)
+        query = f"select * from marts_build.child_equity_profile where as_of_date = date '{day.isoformat()}'"
+        for _ in range(repeats):
+            out["temp_table_seconds"].append(_timed(validate_query, url, suite, query, "bench-marts",
+                                                    parameters=params)[1])
+            out["view_seconds"].append(_timed(validate_mart, url, "marts_build", "child_equity_profile", day,
+                                              "bench-marts")[1])
+    finally:
+        drop_database(url)
+    return out
+
+
 if __name__ == "__main__":
+    if sys.argv[1] == "marts":
+        print(json.dumps(mart_gate(os.environ.get("EQUITY_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
+                                   int(sys.argv[2]) if len(sys.argv) > 2 else 1_000_000), indent=2, default=str))
+        sys.exit(0)
     print(json.dumps(run(os.environ.get("EQUITY_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
                          sys.argv[1] if len(sys.argv) > 1 else "national",
                          baseline="--no-baseline" not in sys.argv), indent=2, default=str))
