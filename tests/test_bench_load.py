@@ -1,10 +1,10 @@
 """Ingestion benchmark (`make bench`) and the proof that the loader's fast row checks are the contract's.
 
 - `test_fast_checks_agree_with_util_definitions` (in the normal suite): the loader's row rules
-  (equity.checks.RULES: integer date arithmetic, inlined ID check, array lookups) give the same reason
-  as the straightforward definitions on util.iso_date / be_dmy_date / be_ymd_date / national_id_ok /
-  age() and the reference tables, on every day of several years (leap years included), 00 parts,
-  malformed values and IDs.
+  (equity.row_rules.RULES: vectorised Arrow, integer date arithmetic, check digit on int64) give the
+  same reason as the straightforward SQL definitions on util.iso_date / be_dmy_date / be_ymd_date /
+  national_id_ok / age() and the reference tables, on every day of several years (leap years
+  included), 00 parts, malformed values, IDs and numbers.
 - `test_ingestion_benchmark` (`-m bench`): national-size deliveries (EQUITY_BENCH_SCALE = 100k | 1m |
   national, default national) loaded by the real loader, against a bare COPY of the same bytes into
   an UNLOGGED table in the same run; figures to docs/bench/ingestion.json.
@@ -19,14 +19,16 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import psycopg
+import pyarrow as pa
 import pytest
 from psycopg import sql
 
 from conftest import bench_admin_url
 from equity import contracts as c
-from equity.checks import RULES, params, reason_expression
+from equity import row_rules
 from equity.paths import SHIPPED_REFERENCE_DIR
 from equity.reference import load_reference
+from equity.row_rules import RULES
 from equity.warehouse import bootstrap
 
 D = date(2026, 11, 20)
@@ -82,9 +84,23 @@ REFERENCE_RULES = {
         ("unknown_code", "(event not in ('MOVE_OUT', 'DEATH') or lao_code is not null)"
                          " and not exists (select 1 from reference.laos l where l.lao_code = t.lao_code)"),
     ],
+    "welfare": [
+        ("blank_person_id", "nullif(trim(person_id), '') is null"),
+        ("invalid_person_id", "not (util.national_id_ok(person_id) or person_id ~ '^G[0-9]{12}$')"),
+        ("blank_key", "nullif(trim(screening_id), '') is null"),
+        ("unknown_enum", _in("caregiver", c.CAREGIVERS)),
+        ("unknown_enum", _in("housing", c.HOUSING)),
+        ("unknown_enum", _in("vehicle", c.VEHICLES)),
+        ("unknown_enum", _in("action", c.WELFARE_ACTIONS)),
+        ("invalid_date", "util.iso_date(screened_on) is null or util.iso_date(screened_on) > %(extract_date)s::date"),
+        ("invalid_number", "household_size !~ '^-?[0-9]{1,6}$'"
+                           " or household_income_month !~ '^-?[0-9]{1,10}(\\.[0-9]{1,2})?$'"),
+        ("negative_income", "household_income_month::numeric < 0"),
+        ("invalid_household_size", "household_size::int < 1"),
+    ],
 }
-assert [r for r, _ in REFERENCE_RULES["registry"]] == [r for r, _ in RULES["registry"]]
-assert [r for r, _ in REFERENCE_RULES["enrolment"]] == [r for r, _ in RULES["enrolment"]]
+for _source in REFERENCE_RULES:
+    assert [r for r, _ in REFERENCE_RULES[_source]] == [r for r, _ in RULES[_source]]
 
 GOOD = {
     "enrolment": dict(person_id="1101700203450", school_code="1063010001", school_name="x", affiliation="OBEC",
@@ -94,6 +110,10 @@ GOOD = {
     "registry": dict(pid="1101700203450", birth_date="25580214", sex="1", nationality="THA",
                      house_id="63010012345", subdistrict_code="630101", lao_code=None, event="BASELINE",
                      event_date="25690101", mother_pid="", father_pid="1101700203468"),
+    "welfare": dict(screening_id="S2026112000001", person_id="1101700203450", household_id="H1",
+                    screened_on="2026-10-01", household_size="4", household_income_month="2500.50",
+                    caregiver="PARENTS", has_welfare_card="true", housing="OWN", electricity="true",
+                    clean_water="false", farm_land="false", vehicle="NONE", action="UPSERT"),
 }
 MALFORMED = ["", " ", "abc", "2569", "25690", "2569-01-1", "2569/01/01", "256901011", "2569010", "๒๕๖๙๐๑๐๑",
              "-2569-01-01", "0000-00-00", "00000000", "00/00/0000", "2026-1-120", "1/1/25580", None]
@@ -142,6 +162,19 @@ def _cases(source):
                           ("home_subdistrict_code", ["630101", "999999", "", None]),
                           ("school_subdistrict_code", ["630101", "999999", None])):
             cases += [dict(good, **{col: v}) for v in vals]
+    elif source == "welfare":
+        for v in _dates(lambda y, m, d: f"{y - 543:04d}-{m:02d}-{d:02d}"):
+            cases.append(dict(good, screened_on=v))
+        for v in IDS:
+            cases.append(dict(good, person_id=v))
+        for col, vals in (("screening_id", ["", " ", None, "x"]),
+                          ("household_size", ["1", "0", "-0", "-1", "123456", "1234567", "1.0", "x", "", None]),
+                          ("household_income_month", ["0", "-0", "-0.00", "-0.01", "-1", "0.5", "1.234", "1234567890",
+                                                      "12345678901", "1e3", ".5", "", None]),
+                          ("caregiver", list(c.CAREGIVERS) + ["parents", "", None]),
+                          ("housing", ["OWN", "X", None]), ("vehicle", ["CAR", "BUS", None]),
+                          ("action", ["UPSERT", "DELETE", "upsert", None])):
+            cases += [dict(good, **{col: v}) for v in vals]
     else:
         for v in _dates(lambda y, m, d: f"{y:04d}{m:02d}{d:02d}"):
             cases.append(dict(good, birth_date=v))
@@ -159,7 +192,7 @@ def _cases(source):
     return cases
 
 
-@pytest.mark.parametrize("source", ["enrolment", "registry"])
+@pytest.mark.parametrize("source", ["enrolment", "welfare", "registry"])
 def test_fast_checks_agree_with_util_definitions(warehouse, source):
     bootstrap(warehouse)
     load_reference(warehouse, SHIPPED_REFERENCE_DIR)
@@ -177,9 +210,13 @@ def test_fast_checks_agree_with_util_definitions(warehouse, source):
                 copy.write_row([i] + [case[col] for col in contract.columns])
         old = sql.SQL("case " + " ".join(f"when coalesce(({cond}), true) then '{reason}'"
                                          for reason, cond in REFERENCE_RULES[source]) + " end")
-        rows = conn.execute(sql.SQL("select n, {new}, {old} from t order by n").format(
-            new=reason_expression(source), old=old), params(conn, D)).fetchall()
-    differ = [(cases[n], new, old) for n, new, old in rows if new != old]
+        rows = conn.execute(sql.SQL("select n, {old} from t order by n").format(old=old),
+                            {"extract_date": D}).fetchall()
+        ctx = row_rules.context(conn, D)
+    table = pa.table({col: pa.array([case[col] for case in cases], pa.string()) for col in contract.columns})
+    codes = row_rules.first_broken(source, table, ctx)
+    new = [row_rules.reason_of(source, code) if code else None for code in codes]
+    differ = [(cases[n], new[n], old) for n, old in rows if new[n] != old]
     assert not differ, f"{len(differ)} of {len(rows)} differ, first: {differ[:5]}"
     assert len({old for *_, old in rows}) >= 6  # the cases do reach the rules
 

@@ -164,10 +164,12 @@ class FileCheck:
     the very blocks it sends to COPY, so each file is read once.
     """
 
-    def __init__(self, delivery: Delivery, f: DeliveryFile):
+    def __init__(self, delivery: Delivery, f: DeliveryFile, decode: bool = True):
+        """decode=False: the caller decodes the bytes itself and, when they do not decode, asks
+        `LandingZone.verify` to name the refusal (the loader: Arrow's reader decodes every byte)."""
         self.delivery, self.f = delivery, f
         self.digest = hashlib.sha256()
-        self.decoder = codecs.getincrementaldecoder(_codec(f.encoding))() if f.encoding else None
+        self.decoder = codecs.getincrementaldecoder(_codec(f.encoding))() if f.encoding and decode else None
         self.first_line = b""
         self.offset = 0
 

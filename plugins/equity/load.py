@@ -1,13 +1,12 @@
 """Load a verified delivery into `raw` with COPY, as one batch, in one transaction.
 
-Bytes go from the landing zone to PostgreSQL in 1 MiB blocks; the server decodes windows-874
-(COPY's ENCODING option), so Python never touches a row of CSV or pipe files. Parquet row groups
-are re-encoded to CSV by Arrow (in C++), still without per-row Python.
+Files are read once, in blocks: checked (sha256, encoding, header), parsed by Arrow (C++, windows-874
+transcoded), judged by the contract's row rules in vectorised Arrow (equity.row_rules), and the good
+rows COPY'd as UTF-8 CSV while the next batch is parsed. No per-row Python except for rejected rows.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import time
@@ -15,11 +14,21 @@ from dataclasses import asdict, dataclass
 from datetime import date
 
 import psycopg
+import pyarrow as pa
 from psycopg import sql
 
-from equity.checks import params as check_params
-from equity.checks import reason_expression
+from equity import row_rules
 from equity.landing import BLOCK, Delivery, DeliveryRefused, FileCheck, LandingZone
+from equity.row_stream import (
+    BoundedQueuedWriter,
+    KeyTracker,
+    MalformedRow,
+    RejectSpill,
+    csv_bytes,
+    parquet_batches,
+    refuse_malformed,
+    text_batches,
+)
 from equity.warehouse import connect
 
 log = logging.getLogger(__name__)
@@ -105,15 +114,17 @@ def _record_refusal(url: str, refusal: DeliveryRefused, run_id: str) -> None:
 
 
 def _copy_batch(url: str, zone: LandingZone, delivery: Delivery, run_id: str) -> tuple[int, int, int]:
-    """Verify and COPY every file straight into the batch's own partition, check it, attach it.
+    """Verify, check and COPY every file straight into the batch's own partition, then attach it.
 
     `raw.<table>` is LIST-partitioned by `_batch_id`: the batch is COPY'd (FREEZE) into a new table
-    `raw.<table>_b<batch_id>` created in this transaction, each file read once (the same blocks feed
-    the checksum and encoding check and COPY). Row checks are one scan that moves only the (rare) bad
-    rows to quarantine; duplicate and conflicting keys come from one hash aggregate, and only the rows
-    of repeated keys are looked at again. Then the table is attached as the batch's partition and the
-    date's previous batch partition dropped - all in one transaction with the batch record: a crash at
-    any point leaves the old batch or the new one, never a mix.
+    `raw.<table>_b<batch_id>` created in this transaction. Each file is read once: its bytes feed the
+    checksum and encoding check and Arrow's parser; the row rules (equity.row_rules) judge each parsed
+    batch in this process while the server COPYs the previous one, so only good rows reach the table
+    and the bad ones are spilled to quarantine with their reason. Duplicate and conflicting keys come
+    from one hash aggregate on the server; only the rows of repeated keys are looked at again. Then the
+    table is attached as the batch's partition and the date's previous batch partition dropped - all
+    in one transaction with the batch record: a crash at any point leaves the old batch or the new
+    one, never a mix.
     """
     contract = delivery.contract
     cols = sql.SQL(", ").join(sql.Identifier(c) for c in contract.columns)
@@ -138,42 +149,47 @@ def _copy_batch(url: str, zone: LandingZone, delivery: Delivery, run_id: str) ->
             " _file text not null, _line int not null, {cols})"
         ).format(part=part, b=sql.Literal(batch_id),
                  cols=sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(c)) for c in contract.columns)))
+        ctx = row_rules.context(conn, delivery.extract_date)
+        spill = RejectSpill(batch_id)
+        keys = KeyTracker(contract.key)
         copied = 0
         failure: Exception | None = None
-        for i, f in enumerate(delivery.files):
-            # Line numbers as a person reading the file counts them: the header is line 1.
-            first_line = 1 if contract.file_format == "parquet" else 2
-            seq = sql.Identifier(f"_line_{i}")
-            conn.execute(sql.SQL(
-                "create temp sequence {seq} start {start} cache 10000;"
-                " alter table {part} alter column _file set default {file},"
-                " alter column _line set default nextval({seqname})").format(
-                    seq=seq, start=sql.Literal(first_line), part=part,
-                    file=sql.Literal(f.name), seqname=sql.Literal(f"pg_temp._line_{i}")))
-            try:
-                n = _copy_file(conn, zone, delivery, f, part, cols)
-            except (DeliveryRefused, psycopg.Error) as exc:
-                failure = exc
-                break
-            if n != f.rows:
-                failure = DeliveryRefused(delivery.source, delivery.extract_date, f.name, "row_count",
-                                          f"manifest says {f.rows} rows, file holds {n}")
-                break
-            copied += n
-        phase("copy")
-        if failure is not None:
-            conn.rollback()
-            # Name the refusal as a verification before any COPY would have (first file's first
-            # broken rule); if every file verifies, the COPY's own failure stands.
-            zone.verify(delivery)
-            raise failure
-        conn.execute(sql.SQL("alter table {part} alter column _file drop default, alter column _line drop default;"
-                             " {drops}").format(part=part, drops=sql.SQL(" ").join(
-                                 sql.SQL("drop sequence pg_temp.{};").format(sql.Identifier(f"_line_{i}"))
-                                 for i in range(len(delivery.files)))))
-        rejected = _check(conn, delivery, batch_id, part, cols, rejects, phase)
+        try:
+            for file_no, f in enumerate(delivery.files):
+                conn.execute(sql.SQL("alter table {part} alter column _file set default {file}").format(
+                    part=part, file=sql.Literal(f.name)))
+                try:
+                    n = _copy_file(conn, zone, delivery, f, part, cols, ctx, spill, keys, file_no)
+                except (DeliveryRefused, psycopg.Error, pa.ArrowException) as exc:
+                    failure = exc
+                    break
+                if n != f.rows:
+                    failure = DeliveryRefused(delivery.source, delivery.extract_date, f.name, "row_count",
+                                              f"manifest says {f.rows} rows, file holds {n}")
+                    break
+                copied += n
+            phase("copy_and_rules")
+            if failure is not None:
+                conn.rollback()
+                # Name the refusal as a verification before any COPY would have (first file's first
+                # broken rule); if every file verifies, the COPY's own failure stands.
+                zone.verify(delivery)
+                raise failure
+            conn.execute(sql.SQL("alter table {part} alter column _file drop default").format(part=part))
+            with conn.cursor() as cur, cur.copy(sql.SQL(
+                    "copy {rejects} (_batch_id, _file, _line, reason, original) from stdin with (format csv)"
+            ).format(rejects=rejects)) as copy:
+                for block in spill.blocks():
+                    copy.write(block)
+        finally:
+            spill.close()
+        rejected = spill.rows + _check_keys(conn, delivery, batch_id, part, cols, rejects, *keys.candidates())
+        phase("check_keys")
         loaded = copied - rejected
-        conn.execute(sql.SQL("analyze {}").format(part))
+        # Statistics for the planner on the columns later steps join and group on; the rest would
+        # cost a sort of the sample per column for estimates nothing uses.
+        conn.execute(sql.SQL("analyze {} (_file, {})").format(
+            part, sql.SQL(", ").join(sql.Identifier(c) for c in contract.key)))
         phase("analyze")
         raw_table = sql.Identifier("raw", contract.raw_table)
         conn.execute(sql.SQL("alter table {raw} attach partition {part} for values in ({b})").format(
@@ -196,83 +212,76 @@ def _copy_batch(url: str, zone: LandingZone, delivery: Delivery, run_id: str) ->
     return batch_id, loaded, rejected
 
 
-def _copy_file(conn, zone: LandingZone, delivery: Delivery, f, part, cols) -> int:
-    """Checksum, encoding and header of one file on the blocks that go to COPY; returns COPY's row count."""
+def _copy_file(conn, zone: LandingZone, delivery: Delivery, f, part, cols, ctx, spill: RejectSpill,
+               keys: KeyTracker, file_no: int) -> int:
+    """Check one file's bytes and rows on their way into COPY; returns the rows read (good + rejected).
+
+    Arrow parses and the rules run in this thread while psycopg's writer thread sends the previous
+    batch: the client's core checks while the server's core copies.
+    """
     contract = delivery.contract
     if contract.file_format == "parquet":
         # Arrow reads Parquet by random access: check the file's bytes in a pass of their own.
         zone.check_file(delivery, f)
     path = zone.existing_path(delivery, f)
-    check = FileCheck(delivery, f)
+    check = FileCheck(delivery, f, decode=False)
+    rows = 0
     with zone.open(path) as fh:
         if contract.file_format == "parquet":
-            first = b""
+            batches = parquet_batches(fh, contract.columns)
         else:
             first = fh.read(BLOCK)
             check.update(first)
             check.header(zone, path)
+            batches = text_batches(first, fh, check, contract.columns, contract.file_format, f.encoding)
         with conn.cursor() as cur:
-            with cur.copy(sql.SQL("copy {part} ({cols}) from stdin with (freeze, {opts})").format(
-                    part=part, cols=cols, opts=sql.SQL(_copy_options(contract.file_format, f.encoding)))) as copy:
-                if contract.file_format == "parquet":
-                    _stream_parquet(fh, copy)
-                else:
-                    block = first
-                    while block:
-                        copy.write(block)
-                        block = fh.read(BLOCK)
-                        if block:
-                            check.update(block)
-            n = cur.rowcount
+            statement = sql.SQL("copy {part} (_line, {cols}) from stdin with (freeze, format csv, encoding 'UTF8')")
+            with cur.copy(statement.format(part=part, cols=cols), writer=BoundedQueuedWriter(cur)) as copy:
+                try:
+                    for batch, lines in batches:
+                        rows += batch.num_rows
+                        codes = row_rules.first_broken(delivery.source, batch, ctx)
+                        bad = codes > 0
+                        if bad.any():
+                            spill.add(f.name, batch.filter(pa.array(bad)), lines[bad],
+                                      [row_rules.reason_of(delivery.source, int(code)) for code in codes[bad]])
+                            batch, lines = batch.filter(pa.array(~bad)), lines[~bad]
+                        copy.write(csv_bytes(batch, lines))
+                        keys.add(file_no, batch, lines)
+                except MalformedRow as exc:
+                    raise refuse_malformed(delivery, f, str(exc)) from None
     if contract.file_format != "parquet":
         check.finish()
-    return n
+    return rows
 
 
-def _check(conn, delivery: Delivery, batch_id: int, part, cols, rejects, phase) -> int:
-    """Move the batch's bad rows from its table to quarantine with their reason; returns how many.
+def _check_keys(conn, delivery: Delivery, batch_id: int, part, cols, rejects, file_nos, lines) -> int:
+    """Move the rows of repeated keys that must not stay to quarantine; returns how many.
 
-    1. One scan computes each row's first broken rule; only the rows with one are kept (the CASE is
-       evaluated again for those few only) and deleted by ctid.
-    2. One hash aggregate finds the keys that occur more than once among the remaining rows; only the
-       rows of those keys are read again: all of a key's rows are `conflicting_key` when they differ,
-       else every copy after the first (in file then line order) is a `duplicate_row`.
+    The client found the rows whose key hash occurs more than once (`KeyTracker`); only those rows are
+    read again, and the verdict is exact: all of a key's rows are `conflicting_key` when they differ,
+    else every copy after the first (in file then line order) is a `duplicate_row`.
     """
+    if not len(lines):
+        return 0
     contract = delivery.contract
     key = sql.SQL(", ").join(sql.Identifier(c) for c in contract.key)
     files = [f.name for f in delivery.files]
-    params = check_params(conn, delivery.extract_date)
-    # JIT would spend longer compiling the long CASE than running it (16 s for 1 M registry rows).
-    conn.execute("set local jit = off")
-    # Parameters merged client-side: in a CREATE TABLE AS, server-side parameters stay Params at plan
-    # time, and `code = any($1)` against a Param array is a linear search of 7,000 codes per row
-    # instead of a hash probe (13 us a row instead of under 1).
-    psycopg.ClientCursor(conn).execute(sql.SQL("""
-        create temp table _bad on commit drop as
-        select _tid, _file, _line, _reason, {cols}
-        from (select ctid as _tid, *, {reason} as _reason from {part}) as s
-        where _reason is not null
-    """).format(cols=cols, reason=reason_expression(delivery.source), part=part), params)
-    delete = sql.SQL("delete from {part} where ctid = any(array(select _tid from _bad))").format(part=part)
-    phase("check_rules")
-    bad = conn.execute(delete).rowcount
-    conn.execute(sql.SQL("""
-        create temp table _keys on commit drop as
-        select {key} from {part} group by {key} having count(*) > 1
-    """).format(key=key, part=part))
-    phase("check_keys")
+    conn.execute("create temp table _candidates (_file text, _line int) on commit drop")
+    with conn.cursor() as cur, cur.copy("copy _candidates from stdin") as copy:
+        for file_no, line in zip(file_nos.tolist(), lines.tolist(), strict=True):
+            copy.write_row((files[file_no], line))
     row_text = sql.SQL("concat_ws(chr(31), {})").format(
         sql.SQL(", ").join(sql.SQL("coalesce({}, chr(30))").format(sql.Identifier(c)) for c in contract.columns))
-    # Good rows never have a null key part (the rules reject blank keys), so `in` finds them all.
     conn.execute(sql.SQL("""
-        insert into _bad
-        select _tid, _file, _line, case when _conflict then 'conflicting_key' when _copy_no > 1 then 'duplicate_row'
-               end, {cols}
+        create temp table _bad on commit drop as
+        select _tid, _file, _line, case when _conflict then 'conflicting_key' else 'duplicate_row' end as _reason,
+               {cols}
         from (
             select *, row_number() over (partition by {key}, _row order by _file_no, _line) as _copy_no,
                    min(_row) over (partition by {key}) <> max(_row) over (partition by {key}) as _conflict
             from (select ctid as _tid, *, {row_text} as _row, array_position(%(files)s::text[], _file) as _file_no
-                  from {part} where ({key}) in (select {key} from _keys)) as c
+                  from {part} where (_file, _line) in (select _file, _line from _candidates)) as c
         ) as k
         where _conflict or _copy_no > 1
     """).format(cols=cols, key=key, row_text=row_text, part=part), {"files": files})
@@ -284,9 +293,7 @@ def _check(conn, delivery: Delivery, batch_id: int, part, cols, rejects, phase) 
         " select %s, _file, _line, _reason, {original} from _bad"
         " order by array_position(%s::text[], _file), _line"
     ).format(rejects=rejects, original=original), (batch_id, files)).rowcount
-    if rejected > bad:
-        conn.execute(delete)  # the repeated-key rows (the first ones' ctids are gone: no match)
-    phase("quarantine")
+    conn.execute(sql.SQL("delete from {part} where ctid = any(array(select _tid from _bad))").format(part=part))
     return rejected
 
 
@@ -298,13 +305,3 @@ def _copy_options(file_format: str, encoding: str | None) -> str:
         # No quoting in pipe files: a quote character that cannot occur turns CSV quoting off.
         return f"format csv, header true, delimiter '|', quote E'\\x01', encoding '{enc}'"
     return f"format csv, header true, encoding '{enc}'"
-
-
-def _stream_parquet(fh, copy) -> None:
-    import pyarrow.csv as pacsv
-    import pyarrow.parquet as pq
-
-    for batch in pq.ParquetFile(fh).iter_batches(batch_size=65536):
-        buf = io.BytesIO()
-        pacsv.write_csv(batch, buf, pacsv.WriteOptions(include_header=False))
-        copy.write(buf.getvalue())

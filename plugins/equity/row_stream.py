@@ -1,0 +1,236 @@
+"""Delivery files as a stream of Arrow batches of text, with the line each row starts on.
+
+The loader reads every file once: the bytes pass through the file check (sha256, declared encoding)
+into Arrow's CSV reader (C++; windows-874 transcoded on the way), which hands out batches of a few
+MiB. Every column is read as text, exactly as COPY would read it: an unquoted empty field is null, a
+quoted one the empty string, nothing else is a null marker. Parquet row groups are cast to text the
+way Arrow writes them as CSV. Memory stays flat: one batch at a time.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import tempfile
+from collections.abc import Iterator
+from queue import Queue
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+from psycopg.copy import QueuedLibpqWriter
+
+from equity.landing import DeliveryRefused, FileCheck
+
+READ_BLOCK = 4 << 20  # bytes Arrow parses at a time: one batch is ~20,000 enrolment rows
+ARROW_CODEC = {"windows-874": "cp874", "tis-620": "cp874"}
+
+
+class _CheckedReader(io.RawIOBase):
+    """The file's bytes, each block fed to its FileCheck before Arrow sees it."""
+
+    def __init__(self, first: bytes, fh, check: FileCheck):
+        self.pending, self.fh, self.check = first, fh, check
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf) -> int:
+        if self.pending:
+            n = min(len(buf), len(self.pending))
+            buf[:n], self.pending = self.pending[:n], self.pending[n:]
+            return n
+        data = self.fh.read(len(buf))
+        if data:
+            self.check.update(data)
+            buf[:len(data)] = data
+        return len(data)
+
+
+class MalformedRow(Exception):
+    """A line Arrow could not split into the contract's fields (the delivery is refused)."""
+
+
+def text_batches(first: bytes, fh, check: FileCheck, columns: tuple[str, ...], file_format: str,
+                 encoding: str | None) -> Iterator[tuple[pa.RecordBatch, np.ndarray]]:
+    """(batch, line numbers) of a CSV or pipe file whose header the caller has checked; header = line 1."""
+    bad_rows: list = []
+
+    def on_invalid(row) -> str:
+        bad_rows.append(row)
+        return "error"
+
+    pipe = file_format == "pipe"
+    reader = pacsv.open_csv(
+        _CheckedReader(first, fh, check),
+        read_options=pacsv.ReadOptions(use_threads=False, block_size=READ_BLOCK, skip_rows=1,
+                                       column_names=list(columns),
+                                       encoding=ARROW_CODEC.get((encoding or "utf-8").lower(), "utf8")),
+        parse_options=pacsv.ParseOptions(delimiter="|" if pipe else ",", quote_char=False if pipe else '"',
+                                         newlines_in_values=not pipe, ignore_empty_lines=False,
+                                         invalid_row_handler=on_invalid),
+        convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in columns}, null_values=[""],
+                                             strings_can_be_null=True, quoted_strings_can_be_null=False),
+    )
+    next_line = 2
+    try:
+        for batch in reader:
+            lines, next_line = _line_numbers(batch, next_line, pipe)
+            yield batch, lines
+    except pa.ArrowInvalid as exc:
+        raise MalformedRow(_describe_malformed(bad_rows, exc, next_line)) from None
+
+
+def _line_numbers(batch: pa.RecordBatch, first: int, pipe: bool) -> tuple[np.ndarray, int]:
+    """The line each row starts on: rows are lines, unless a quoted value holds a line break."""
+    n = batch.num_rows
+    breaks = np.zeros(n, np.int64)
+    if not pipe:
+        for col in batch.columns:
+            if pc.any(pc.match_substring(col, "\n")).as_py():
+                breaks += pc.fill_null(pc.count_substring(col, "\n"), 0).to_numpy(zero_copy_only=False)
+    lines = first + np.arange(n, dtype=np.int64)
+    if breaks.any():
+        lines[1:] += np.cumsum(breaks)[:-1]
+    return lines, int(first + n + breaks.sum())
+
+
+def _describe_malformed(bad_rows: list, exc: Exception, next_line: int) -> str:
+    """Where and how a line broke the file's shape, without its text (it may hold a child's name)."""
+    if bad_rows:
+        row = bad_rows[0]
+        where = f"line {row.number + 1}" if row.number is not None else f"a line after line {next_line - 1}"
+        return f"{where}: expected {row.expected_columns} fields, found {row.actual_columns}"
+    message = str(exc).split(":", 2)
+    found = re.search(r"Expected (\d+) columns?, got (\d+)", str(exc))
+    if found:
+        return f"a line after line {next_line - 1}: expected {found[1]} fields, found {found[2]}"
+    return f"a line after line {next_line - 1}: {message[0]}"
+
+
+def parquet_batches(fh, columns: tuple[str, ...]) -> Iterator[tuple[pa.RecordBatch, np.ndarray]]:
+    """Row groups of a Parquet file, every column cast to text as Arrow writes it in CSV; row 1 = line 1."""
+    import pyarrow.parquet as pq
+
+    next_line = 1
+    for batch in pq.ParquetFile(fh).iter_batches(batch_size=65536, columns=list(columns)):
+        text = pa.RecordBatch.from_arrays(
+            [col if pa.types.is_string(col.type) else pc.cast(col, pa.string()) for col in batch.columns],
+            names=list(columns))
+        yield text, np.arange(next_line, next_line + batch.num_rows, dtype=np.int64)
+        next_line += batch.num_rows
+
+
+def csv_bytes(batch: pa.RecordBatch, lines: np.ndarray) -> bytes:
+    """The rows as COPY CSV (UTF-8), the line number first: null unquoted, text quoted."""
+    out = io.BytesIO()
+    pacsv.write_csv(batch.add_column(0, "_line", pa.array(lines)), out,
+                    pacsv.WriteOptions(include_header=False, quoting_style="needed"))
+    return out.getvalue()
+
+
+class RejectSpill:
+    """Rows that broke a rule, spilled to a temporary file as COPY CSV for quarantine.<source>_rejects.
+
+    Memory stays flat however many rows a delivery gets wrong; the file goes when the load ends.
+    """
+
+    def __init__(self, batch_id: int):
+        self.batch_id, self.rows = batch_id, 0
+        self.file = tempfile.TemporaryFile()
+
+    def add(self, file_name: str, batch: pa.RecordBatch, lines: np.ndarray, reasons: list[str]) -> None:
+        names = batch.schema.names
+        originals = [json.dumps(dict(zip(names, values, strict=True)), ensure_ascii=False)
+                     for values in zip(*(col.to_pylist() for col in batch.columns), strict=True)]
+        table = pa.table({"_batch_id": pa.array([self.batch_id] * len(originals), pa.int64()),
+                          "_file": pa.array([file_name] * len(originals), pa.string()),
+                          "_line": pa.array(lines), "reason": pa.array(reasons, pa.string()),
+                          "original": pa.array(originals, pa.string())})
+        pacsv.write_csv(table, self.file, pacsv.WriteOptions(include_header=False, quoting_style="needed"))
+        self.rows += len(originals)
+
+    def blocks(self, size: int = 1 << 20) -> Iterator[bytes]:
+        self.file.seek(0)
+        while block := self.file.read(size):
+            yield block
+
+    def close(self) -> None:
+        self.file.close()
+
+
+def refuse_malformed(delivery, f, detail: str) -> DeliveryRefused:
+    return DeliveryRefused(delivery.source, delivery.extract_date, f.name, "malformed_row", detail)
+
+
+class BoundedQueuedWriter(QueuedLibpqWriter):
+    """psycopg's writer thread (COPY data goes out while this thread parses the next batch), with a
+    queue of about two batches instead of 1,024 blocks (128 MiB): memory stays flat."""
+
+    def __init__(self, cursor, blocks: int = 96):
+        super().__init__(cursor)
+        self._queue = Queue(maxsize=blocks)
+
+
+_P = np.uint64(0x100000001B3)  # odd, so invertible modulo 2**64
+_P_INV = np.uint64(pow(0x100000001B3, -1, 2**64))
+
+
+def _powers(base: np.uint64, n: int) -> np.ndarray:
+    out = np.full(n, base, np.uint64)
+    out[0] = 1
+    return np.cumprod(out, dtype=np.uint64)  # wraps modulo 2**64, as intended
+
+
+def key_hashes(batch: pa.RecordBatch, key: tuple[str, ...]) -> np.ndarray:
+    """A 64-bit polynomial hash of each row's key (its columns joined by a unit separator).
+
+    Equal keys hash equal; unequal keys collide with negligible odds, and a collision only makes an
+    extra candidate for the exact check on the server, never a wrong verdict.
+    """
+    joined = pc.binary_join_element_wise(*(pc.fill_null(batch[c], "") for c in key), "\x1f").cast(pa.binary())
+    n = len(joined)
+    offsets = np.frombuffer(joined.buffers()[1], np.int32)[joined.offset:joined.offset + n + 1].astype(np.int64)
+    data = np.frombuffer(joined.buffers()[2], np.uint8)[offsets[0]:offsets[-1]]
+    offsets -= offsets[0]
+    m = len(data)
+    prefix = np.zeros(m + 1, np.uint64)
+    np.cumsum((data.astype(np.uint64) + np.uint64(1)) * _powers(_P, m), out=prefix[1:])
+    return (prefix[offsets[1:]] - prefix[offsets[:-1]]) * _powers(_P_INV, m + 1)[offsets[:-1]]
+
+
+class KeyTracker:
+    """Each good row's key hash and where it came from, to find the keys a delivery repeats.
+
+    14 bytes a row (hash, file number, line): about 150 MB for a national enrolment snapshot.
+    """
+
+    def __init__(self, key: tuple[str, ...]):
+        self.key = key
+        self.hashes: list[np.ndarray] = []
+        self.files: list[np.ndarray] = []
+        self.lines: list[np.ndarray] = []
+
+    def add(self, file_no: int, batch: pa.RecordBatch, lines: np.ndarray) -> None:
+        if batch.num_rows:
+            self.hashes.append(key_hashes(batch, self.key))
+            self.files.append(np.full(batch.num_rows, file_no, np.int16))
+            self.lines.append(lines.astype(np.int32))
+
+    def candidates(self) -> tuple[np.ndarray, np.ndarray]:
+        """(file numbers, lines) of every row whose key hash occurs more than once."""
+        if not self.hashes:
+            return np.zeros(0, np.int16), np.zeros(0, np.int32)
+        hashes = np.concatenate(self.hashes)
+        self.hashes = []
+        order = np.argsort(hashes, kind="stable")
+        ordered = hashes[order]
+        del hashes
+        same = ordered[1:] == ordered[:-1]
+        repeated = np.zeros(len(ordered), bool)
+        repeated[1:] |= same
+        repeated[:-1] |= same
+        rows = order[repeated]
+        return np.concatenate(self.files)[rows], np.concatenate(self.lines)[rows]
