@@ -24,7 +24,7 @@ from equity.row_stream import (
     KeyTracker,
     MalformedRow,
     RejectSpill,
-    csv_bytes,
+    copy_text,
     parquet_batches,
     refuse_malformed,
     text_batches,
@@ -45,6 +45,18 @@ class _Phases:
         now = time.perf_counter()
         LAST_PHASES[name] = round(LAST_PHASES.get(name, 0.0) + now - self.t, 3)
         self.t = now
+
+class _Split:
+    """Seconds between calls, added to LAST_PHASES under each call's name (sub-phases of a phase)."""
+
+    def __init__(self):
+        self.t = time.perf_counter()
+
+    def __call__(self, name: str) -> None:
+        now = time.perf_counter()
+        LAST_PHASES[name] = round(LAST_PHASES.get(name, 0.0) + now - self.t, 3)
+        self.t = now
+
 
 PG_ENCODING = {"utf-8": "UTF8", "windows-874": "WIN874", "tis-620": "WIN874"}
 
@@ -155,19 +167,23 @@ def _copy_batch(url: str, zone: LandingZone, delivery: Delivery, run_id: str) ->
         copied = 0
         failure: Exception | None = None
         try:
-            for file_no, f in enumerate(delivery.files):
-                conn.execute(sql.SQL("alter table {part} alter column _file set default {file}").format(
-                    part=part, file=sql.Literal(f.name)))
+            # One COPY for every file of the delivery: the pipeline (parse here, copy there) never
+            # drains between files.
+            statement = sql.SQL("copy {part} (_file, _line, {cols}) from stdin with (freeze, format text,"
+                                " encoding 'UTF8')").format(part=part, cols=cols)
+            with conn.cursor() as cur:
                 try:
-                    n = _copy_file(conn, zone, delivery, f, part, cols, ctx, spill, keys, file_no)
+                    with cur.copy(statement, writer=BoundedQueuedWriter(cur)) as copy:
+                        for file_no, f in enumerate(delivery.files):
+                            n = _copy_file(copy, zone, delivery, f, ctx, spill, keys, file_no)
+                            if n != f.rows:
+                                raise DeliveryRefused(delivery.source, delivery.extract_date, f.name, "row_count",
+                                                      f"manifest says {f.rows} rows, file holds {n}")
+                            copied += n
+                        split = _Split()
+                    split("client_wait_for_server")
                 except (DeliveryRefused, psycopg.Error, pa.ArrowException) as exc:
                     failure = exc
-                    break
-                if n != f.rows:
-                    failure = DeliveryRefused(delivery.source, delivery.extract_date, f.name, "row_count",
-                                              f"manifest says {f.rows} rows, file holds {n}")
-                    break
-                copied += n
             phase("copy_and_rules")
             if failure is not None:
                 conn.rollback()
@@ -175,7 +191,6 @@ def _copy_batch(url: str, zone: LandingZone, delivery: Delivery, run_id: str) ->
                 # broken rule); if every file verifies, the COPY's own failure stands.
                 zone.verify(delivery)
                 raise failure
-            conn.execute(sql.SQL("alter table {part} alter column _file drop default").format(part=part))
             with conn.cursor() as cur, cur.copy(sql.SQL(
                     "copy {rejects} (_batch_id, _file, _line, reason, original) from stdin with (format csv)"
             ).format(rejects=rejects)) as copy:
@@ -186,10 +201,12 @@ def _copy_batch(url: str, zone: LandingZone, delivery: Delivery, run_id: str) ->
         rejected = spill.rows + _check_keys(conn, delivery, batch_id, part, cols, rejects, *keys.candidates())
         phase("check_keys")
         loaded = copied - rejected
-        # Statistics for the planner on the columns later steps join and group on; the rest would
-        # cost a sort of the sample per column for estimates nothing uses.
+        # Statistics for the planner (row count, the key's distinct values) from a small sample: a full
+        # one reads nearly every page of the new table, and nothing downstream needs finer estimates.
+        conn.execute("set local default_statistics_target = 10")
         conn.execute(sql.SQL("analyze {} (_file, {})").format(
             part, sql.SQL(", ").join(sql.Identifier(c) for c in contract.key)))
+        conn.execute("reset default_statistics_target")
         phase("analyze")
         raw_table = sql.Identifier("raw", contract.raw_table)
         conn.execute(sql.SQL("alter table {raw} attach partition {part} for values in ({b})").format(
@@ -212,9 +229,9 @@ def _copy_batch(url: str, zone: LandingZone, delivery: Delivery, run_id: str) ->
     return batch_id, loaded, rejected
 
 
-def _copy_file(conn, zone: LandingZone, delivery: Delivery, f, part, cols, ctx, spill: RejectSpill,
-               keys: KeyTracker, file_no: int) -> int:
-    """Check one file's bytes and rows on their way into COPY; returns the rows read (good + rejected).
+def _copy_file(copy, zone: LandingZone, delivery: Delivery, f, ctx, spill: RejectSpill, keys: KeyTracker,
+               file_no: int) -> int:
+    """Check one file's bytes and rows on their way into the COPY; returns the rows read (good + rejected).
 
     Arrow parses and the rules run in this thread while psycopg's writer thread sends the previous
     batch: the client's core checks while the server's core copies.
@@ -234,22 +251,27 @@ def _copy_file(conn, zone: LandingZone, delivery: Delivery, f, part, cols, ctx, 
             check.update(first)
             check.header(zone, path)
             batches = text_batches(first, fh, check, contract.columns, contract.file_format, f.encoding)
-        with conn.cursor() as cur:
-            statement = sql.SQL("copy {part} (_line, {cols}) from stdin with (freeze, format csv, encoding 'UTF8')")
-            with cur.copy(statement.format(part=part, cols=cols), writer=BoundedQueuedWriter(cur)) as copy:
-                try:
-                    for batch, lines in batches:
-                        rows += batch.num_rows
-                        codes = row_rules.first_broken(delivery.source, batch, ctx)
-                        bad = codes > 0
-                        if bad.any():
-                            spill.add(f.name, batch.filter(pa.array(bad)), lines[bad],
-                                      [row_rules.reason_of(delivery.source, int(code)) for code in codes[bad]])
-                            batch, lines = batch.filter(pa.array(~bad)), lines[~bad]
-                        copy.write(csv_bytes(batch, lines))
-                        keys.add(file_no, batch, lines)
-                except MalformedRow as exc:
-                    raise refuse_malformed(delivery, f, str(exc)) from None
+        split = _Split()  # where the client's time goes, for the benchmark's profile
+        try:
+            for batch, lines in batches:
+                split("client_parse")
+                rows += batch.num_rows
+                codes = row_rules.first_broken(delivery.source, batch, ctx)
+                bad = codes > 0
+                if bad.any():
+                    spill.add(f.name, batch.filter(pa.array(bad)), lines[bad],
+                              [row_rules.reason_of(delivery.source, int(code)) for code in codes[bad]])
+                    batch, lines = batch.filter(pa.array(~bad)), lines[~bad]
+                split("client_rules")
+                if batch.num_rows:
+                    text = copy_text(f.name, batch, lines)
+                    split("client_encode")
+                    copy.write(text)
+                    split("client_wait_for_server")
+                    keys.add(file_no, batch, lines)
+                    split("client_key_hashes")
+        except MalformedRow as exc:
+            raise refuse_malformed(delivery, f, str(exc)) from None
     if contract.file_format != "parquet":
         check.finish()
     return rows
@@ -267,13 +289,12 @@ def _check_keys(conn, delivery: Delivery, batch_id: int, part, cols, rejects, fi
     contract = delivery.contract
     key = sql.SQL(", ").join(sql.Identifier(c) for c in contract.key)
     files = [f.name for f in delivery.files]
-    conn.execute("create temp table _candidates (_file text, _line int) on commit drop")
-    with conn.cursor() as cur, cur.copy("copy _candidates from stdin") as copy:
-        for file_no, line in zip(file_nos.tolist(), lines.tolist(), strict=True):
-            copy.write_row((files[file_no], line))
     row_text = sql.SQL("concat_ws(chr(31), {})").format(
         sql.SQL(", ").join(sql.SQL("coalesce({}, chr(30))").format(sql.Identifier(c)) for c in contract.columns))
-    conn.execute(sql.SQL("""
+    conn.execute("set local jit = off")  # compiling the window query would cost more than running it
+    # The candidates as constant arrays (merged client-side: a Param array would be searched linearly):
+    # `_line = any(...)` is a hashed test per row of the scan, the pairs are matched on the few it keeps.
+    psycopg.ClientCursor(conn).execute(sql.SQL("""
         create temp table _bad on commit drop as
         select _tid, _file, _line, case when _conflict then 'conflicting_key' else 'duplicate_row' end as _reason,
                {cols}
@@ -281,10 +302,13 @@ def _check_keys(conn, delivery: Delivery, batch_id: int, part, cols, rejects, fi
             select *, row_number() over (partition by {key}, _row order by _file_no, _line) as _copy_no,
                    min(_row) over (partition by {key}) <> max(_row) over (partition by {key}) as _conflict
             from (select ctid as _tid, *, {row_text} as _row, array_position(%(files)s::text[], _file) as _file_no
-                  from {part} where (_file, _line) in (select _file, _line from _candidates)) as c
+                  from {part}
+                  where _line = any(%(lines)s::int[])
+                    and (_file, _line) in (select * from unnest(%(cand_files)s::text[], %(lines)s::int[]))) as c
         ) as k
         where _conflict or _copy_no > 1
-    """).format(cols=cols, key=key, row_text=row_text, part=part), {"files": files})
+    """).format(cols=cols, key=key, row_text=row_text, part=part),
+        {"files": files, "lines": lines.tolist(), "cand_files": [files[i] for i in file_nos.tolist()]})
     # The original values, column by column, so nothing of a rejected row is lost.
     original = sql.SQL("jsonb_build_object({})").format(sql.SQL(", ").join(
         sql.SQL("{}, {}").format(sql.Literal(c), sql.Identifier(c)) for c in contract.columns))

@@ -83,13 +83,22 @@ def text_batches(first: bytes, fh, check: FileCheck, columns: tuple[str, ...], f
         raise MalformedRow(_describe_malformed(bad_rows, exc, next_line)) from None
 
 
+def _value_bytes(col: pa.Array) -> np.ndarray:
+    """The bytes of a text column's values, back to back (a view, no copy)."""
+    data = col.buffers()[2]
+    if data is None:
+        return np.zeros(0, np.uint8)
+    offsets = np.frombuffer(col.buffers()[1], np.int32)
+    return np.frombuffer(data, np.uint8)[offsets[col.offset]:offsets[col.offset + len(col)]]
+
+
 def _line_numbers(batch: pa.RecordBatch, first: int, pipe: bool) -> tuple[np.ndarray, int]:
     """The line each row starts on: rows are lines, unless a quoted value holds a line break."""
     n = batch.num_rows
     breaks = np.zeros(n, np.int64)
     if not pipe:
         for col in batch.columns:
-            if pc.any(pc.match_substring(col, "\n")).as_py():
+            if (_value_bytes(col) == 10).any():
                 breaks += pc.fill_null(pc.count_substring(col, "\n"), 0).to_numpy(zero_copy_only=False)
     lines = first + np.arange(n, dtype=np.int64)
     if breaks.any():
@@ -123,12 +132,36 @@ def parquet_batches(fh, columns: tuple[str, ...]) -> Iterator[tuple[pa.RecordBat
         next_line += batch.num_rows
 
 
-def csv_bytes(batch: pa.RecordBatch, lines: np.ndarray) -> bytes:
-    """The rows as COPY CSV (UTF-8), the line number first: null unquoted, text quoted."""
-    out = io.BytesIO()
-    pacsv.write_csv(batch.add_column(0, "_line", pa.array(lines)), out,
-                    pacsv.WriteOptions(include_header=False, quoting_style="needed"))
-    return out.getvalue()
+_LINE_TEXT = pc.cast(pa.array(np.arange(1 << 18, dtype=np.int64)), pa.string())  # "0" .. "262143"
+_ESCAPES = (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r"))
+
+
+def _escape_text(value: str) -> str:
+    for char, escaped in _ESCAPES:
+        value = value.replace(char, escaped)
+    return value
+
+
+def copy_text(file_name: str, batch: pa.RecordBatch, lines: np.ndarray) -> memoryview:
+    """The rows in COPY's text format (UTF-8), file name and line number first: tab between fields,
+    \\N for null.
+
+    Built by Arrow's element-wise join, so no per-row Python; a column is escaped only when its bytes
+    hold a backslash or a control character. The server parses this format faster than quoted CSV.
+    """
+    if lines.size and lines.max() < len(_LINE_TEXT):
+        line_text = pc.take(_LINE_TEXT, pa.array(lines))
+    else:
+        line_text = pc.cast(pa.array(lines), pa.string())
+    fields = [pa.scalar(_escape_text(file_name)), line_text]
+    for col in batch.columns:
+        values = _value_bytes(col)
+        if (values < 32).any() or (values == 92).any():
+            for char, escaped in _ESCAPES:
+                col = pc.replace_substring(col, char, escaped)
+        fields.append(pc.fill_null(col, "\\N"))
+    rows = pc.binary_join_element_wise(pc.binary_join_element_wise(*fields, "\t"), pa.scalar("\n"), "")
+    return memoryview(_value_bytes(rows))
 
 
 class RejectSpill:
@@ -174,31 +207,49 @@ class BoundedQueuedWriter(QueuedLibpqWriter):
         self._queue = Queue(maxsize=blocks)
 
 
-_P = np.uint64(0x100000001B3)  # odd, so invertible modulo 2**64
-_P_INV = np.uint64(pow(0x100000001B3, -1, 2**64))
+_P = np.uint64(0x100000001B3)  # an odd multiplier (FNV's prime)
+_MIX = np.uint64(0x9E3779B97F4A7C15)
 
 
-def _powers(base: np.uint64, n: int) -> np.ndarray:
-    out = np.full(n, base, np.uint64)
-    out[0] = 1
-    return np.cumprod(out, dtype=np.uint64)  # wraps modulo 2**64, as intended
+def _fold(matrix: np.ndarray) -> np.ndarray:
+    """A 64-bit hash of each row of an (n, width) byte matrix, eight bytes at a time."""
+    n, width = matrix.shape
+    padded = np.zeros((n, -(-width // 8) * 8), np.uint8)
+    padded[:, :width] = matrix
+    h = np.zeros(n, np.uint64)
+    for word in padded.view(np.uint64).T:
+        h = (h ^ word) * _P
+    return h ^ np.uint64(width)
+
+
+def _column_hash(col: pa.Array) -> np.ndarray:
+    """A 64-bit hash of each value of a text column, a function of the value alone (null as '')."""
+    if col.null_count:
+        col = pc.fill_null(col, "")
+    n = len(col)
+    offsets = np.frombuffer(col.buffers()[1], np.int32)[col.offset:col.offset + n + 1].astype(np.int64)
+    data = _value_bytes(col)
+    offsets -= offsets[0]
+    widths = np.diff(offsets)
+    if n and (widths == widths[0]).all():  # the usual case, codes of one width: a view, no gather
+        return _fold(data.reshape(n, int(widths[0])))
+    h = np.empty(n, np.uint64)
+    for width in np.unique(widths):
+        rows = np.flatnonzero(widths == width)
+        h[rows] = _fold(data[offsets[rows, None] + np.arange(width)])
+    return h
 
 
 def key_hashes(batch: pa.RecordBatch, key: tuple[str, ...]) -> np.ndarray:
-    """A 64-bit polynomial hash of each row's key (its columns joined by a unit separator).
+    """A 64-bit hash of each row's key.
 
     Equal keys hash equal; unequal keys collide with negligible odds, and a collision only makes an
     extra candidate for the exact check on the server, never a wrong verdict.
     """
-    joined = pc.binary_join_element_wise(*(pc.fill_null(batch[c], "") for c in key), "\x1f").cast(pa.binary())
-    n = len(joined)
-    offsets = np.frombuffer(joined.buffers()[1], np.int32)[joined.offset:joined.offset + n + 1].astype(np.int64)
-    data = np.frombuffer(joined.buffers()[2], np.uint8)[offsets[0]:offsets[-1]]
-    offsets -= offsets[0]
-    m = len(data)
-    prefix = np.zeros(m + 1, np.uint64)
-    np.cumsum((data.astype(np.uint64) + np.uint64(1)) * _powers(_P, m), out=prefix[1:])
-    return (prefix[offsets[1:]] - prefix[offsets[:-1]]) * _powers(_P_INV, m + 1)[offsets[:-1]]
+    h = np.zeros(batch.num_rows, np.uint64)
+    for name in key:
+        h = (h * _MIX) ^ _column_hash(batch[name])
+    return h
 
 
 class KeyTracker:
