@@ -169,7 +169,7 @@ def _copy_batch(url: str, zone: LandingZone, delivery: Delivery, run_id: str) ->
         try:
             # One COPY for every file of the delivery: the pipeline (parse here, copy there) never
             # drains between files.
-            statement = sql.SQL("copy {part} (_file, _line, {cols}) from stdin with (freeze, format text,"
+            statement = sql.SQL("copy {part} (_file, {cols}, _line) from stdin with (freeze, format text,"
                                 " encoding 'UTF8')").format(part=part, cols=cols)
             with conn.cursor() as cur:
                 try:
@@ -257,18 +257,19 @@ def _copy_file(copy, zone: LandingZone, delivery: Delivery, f, ctx, spill: Rejec
                 split("client_parse")
                 rows += batch.num_rows
                 codes = row_rules.first_broken(delivery.source, batch, ctx)
-                bad = codes > 0
-                if bad.any():
+                good = codes == 0
+                keep = None if good.all() else good
+                if keep is not None:
+                    bad = ~good
                     spill.add(f.name, batch.filter(pa.array(bad)), lines[bad],
                               [row_rules.reason_of(delivery.source, int(code)) for code in codes[bad]])
-                    batch, lines = batch.filter(pa.array(~bad)), lines[~bad]
                 split("client_rules")
-                if batch.num_rows:
-                    text = copy_text(f.name, batch, lines)
+                if good.any():
+                    text = copy_text(f.name, batch, lines, keep)
                     split("client_encode")
                     copy.write(text)
                     split("client_wait_for_server")
-                    keys.add(file_no, batch, lines)
+                    keys.add(file_no, batch, lines, keep)
                     split("client_key_hashes")
         except MalformedRow as exc:
             raise refuse_malformed(delivery, f, str(exc)) from None

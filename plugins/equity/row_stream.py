@@ -63,24 +63,26 @@ def text_batches(first: bytes, fh, check: FileCheck, columns: tuple[str, ...], f
         return "error"
 
     pipe = file_format == "pipe"
-    reader = pacsv.open_csv(
-        _CheckedReader(first, fh, check),
-        read_options=pacsv.ReadOptions(use_threads=False, block_size=READ_BLOCK, skip_rows=1,
-                                       column_names=list(columns),
-                                       encoding=ARROW_CODEC.get((encoding or "utf-8").lower(), "utf8")),
-        parse_options=pacsv.ParseOptions(delimiter="|" if pipe else ",", quote_char=False if pipe else '"',
-                                         newlines_in_values=not pipe, ignore_empty_lines=False,
-                                         invalid_row_handler=on_invalid),
-        convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in columns}, null_values=[""],
-                                             strings_can_be_null=True, quoted_strings_can_be_null=False),
-    )
-    next_line = 2
+    next_line, records = 2, 0
     try:
+        # open_csv parses the first block already: it belongs inside the try.
+        reader = pacsv.open_csv(
+            _CheckedReader(first, fh, check),
+            read_options=pacsv.ReadOptions(use_threads=False, block_size=READ_BLOCK, skip_rows=1,
+                                           column_names=list(columns),
+                                           encoding=ARROW_CODEC.get((encoding or "utf-8").lower(), "utf8")),
+            parse_options=pacsv.ParseOptions(delimiter="|" if pipe else ",", quote_char=False if pipe else '"',
+                                             newlines_in_values=not pipe, ignore_empty_lines=False,
+                                             invalid_row_handler=on_invalid),
+            convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in columns}, null_values=[""],
+                                                 strings_can_be_null=True, quoted_strings_can_be_null=False),
+        )
         for batch in reader:
             lines, next_line = _line_numbers(batch, next_line, pipe)
+            records += batch.num_rows
             yield batch, lines
     except pa.ArrowInvalid as exc:
-        raise MalformedRow(_describe_malformed(bad_rows, exc, next_line)) from None
+        raise MalformedRow(_describe_malformed(bad_rows, exc, next_line, next_line == records + 2)) from None
 
 
 def _value_bytes(col: pa.Array) -> np.ndarray:
@@ -106,17 +108,16 @@ def _line_numbers(batch: pa.RecordBatch, first: int, pipe: bool) -> tuple[np.nda
     return lines, int(first + n + breaks.sum())
 
 
-def _describe_malformed(bad_rows: list, exc: Exception, next_line: int) -> str:
+def _describe_malformed(bad_rows: list, exc: Exception, next_line: int, lines_are_records: bool) -> str:
     """Where and how a line broke the file's shape, without its text (it may hold a child's name)."""
-    if bad_rows:
-        row = bad_rows[0]
-        where = f"line {row.number + 1}" if row.number is not None else f"a line after line {next_line - 1}"
+    if bad_rows and bad_rows[0].number is not None:
+        row = bad_rows[0]  # Arrow numbers records from 1, the header included
+        where = f"line {row.number}" if lines_are_records else f"record {row.number} (header = 1)"
         return f"{where}: expected {row.expected_columns} fields, found {row.actual_columns}"
-    message = str(exc).split(":", 2)
     found = re.search(r"Expected (\d+) columns?, got (\d+)", str(exc))
     if found:
         return f"a line after line {next_line - 1}: expected {found[1]} fields, found {found[2]}"
-    return f"a line after line {next_line - 1}: {message[0]}"
+    return f"a line after line {next_line - 1}: {str(exc).split(':', 1)[0]}"
 
 
 def parquet_batches(fh, columns: tuple[str, ...]) -> Iterator[tuple[pa.RecordBatch, np.ndarray]]:
@@ -132,7 +133,9 @@ def parquet_batches(fh, columns: tuple[str, ...]) -> Iterator[tuple[pa.RecordBat
         next_line += batch.num_rows
 
 
-_LINE_TEXT = pc.cast(pa.array(np.arange(1 << 18, dtype=np.int64)), pa.string())  # "0" .. "262143"
+# "0\n" .. "262143\n": the line number ends each COPY row, so the join needs no second pass for "\n"
+_LINE_TEXT = pc.binary_join_element_wise(pc.cast(pa.array(np.arange(1 << 18, dtype=np.int64)), pa.string()),
+                                         pa.scalar("\n"), "")
 _ESCAPES = (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r"))
 
 
@@ -142,9 +145,9 @@ def _escape_text(value: str) -> str:
     return value
 
 
-def copy_text(file_name: str, batch: pa.RecordBatch, lines: np.ndarray) -> memoryview:
-    """The rows in COPY's text format (UTF-8), file name and line number first: tab between fields,
-    \\N for null.
+def copy_text(file_name: str, batch: pa.RecordBatch, lines: np.ndarray, keep: np.ndarray | None = None) -> memoryview:
+    """The rows (those `keep` marks) in COPY's text format, UTF-8: the file name, the columns, the line
+    number, a tab between fields, \\N for null.
 
     Built by Arrow's element-wise join, so no per-row Python; a column is escaped only when its bytes
     hold a backslash or a control character. The server parses this format faster than quoted CSV.
@@ -152,15 +155,17 @@ def copy_text(file_name: str, batch: pa.RecordBatch, lines: np.ndarray) -> memor
     if lines.size and lines.max() < len(_LINE_TEXT):
         line_text = pc.take(_LINE_TEXT, pa.array(lines))
     else:
-        line_text = pc.cast(pa.array(lines), pa.string())
-    fields = [pa.scalar(_escape_text(file_name)), line_text]
+        line_text = pc.binary_join_element_wise(pc.cast(pa.array(lines), pa.string()), pa.scalar("\n"), "")
+    fields = [pa.scalar(_escape_text(file_name))]
     for col in batch.columns:
         values = _value_bytes(col)
         if (values < 32).any() or (values == 92).any():
             for char, escaped in _ESCAPES:
                 col = pc.replace_substring(col, char, escaped)
         fields.append(pc.fill_null(col, "\\N"))
-    rows = pc.binary_join_element_wise(pc.binary_join_element_wise(*fields, "\t"), pa.scalar("\n"), "")
+    rows = pc.binary_join_element_wise(*fields, line_text, "\t")
+    if keep is not None:
+        rows = rows.filter(pa.array(keep))
     return memoryview(_value_bytes(rows))
 
 
@@ -264,11 +269,14 @@ class KeyTracker:
         self.files: list[np.ndarray] = []
         self.lines: list[np.ndarray] = []
 
-    def add(self, file_no: int, batch: pa.RecordBatch, lines: np.ndarray) -> None:
-        if batch.num_rows:
-            self.hashes.append(key_hashes(batch, self.key))
-            self.files.append(np.full(batch.num_rows, file_no, np.int16))
-            self.lines.append(lines.astype(np.int32))
+    def add(self, file_no: int, batch: pa.RecordBatch, lines: np.ndarray, keep: np.ndarray | None = None) -> None:
+        """The rows of a batch (those `keep` marks) that went to the table."""
+        hashes = key_hashes(batch, self.key)
+        if keep is not None:
+            hashes, lines = hashes[keep], lines[keep]
+        self.hashes.append(hashes)
+        self.files.append(np.full(len(hashes), file_no, np.int16))
+        self.lines.append(lines.astype(np.int32))
 
     def candidates(self) -> tuple[np.ndarray, np.ndarray]:
         """(file numbers, lines) of every row whose key hash occurs more than once."""
