@@ -86,6 +86,11 @@ def test_key_hash_is_a_function_of_the_value_alone():
     u, m = key_hashes(uniform, ("a", "b")), key_hashes(mixed, ("a", "b"))
     assert u[0] == m[3] and u[1] == m[0]
     assert len(np.unique(m)) == 4
+    # Few distinct values of several widths in a long batch (an event type): hashed through a dictionary.
+    events = ["BASELINE", "MOVE_IN", "DEATH", "X"] * 50
+    many = pa.record_batch({"a": pa.array(["1101700203450"] * 200), "b": pa.array(events)})
+    few = pa.record_batch({"a": pa.array(["1101700203450"] * 4), "b": pa.array(events[:4])})
+    assert list(key_hashes(many, ("a", "b"))[:4]) == list(key_hashes(few, ("a", "b")))
 
 
 def test_a_line_that_does_not_split_into_the_contract_fields_refuses_the_delivery(wh, tmp_path):

@@ -293,6 +293,9 @@ def _check_keys(conn, delivery: Delivery, batch_id: int, part, cols, rejects, fi
     row_text = sql.SQL("concat_ws(chr(31), {})").format(
         sql.SQL(", ").join(sql.SQL("coalesce({}, chr(30))").format(sql.Identifier(c)) for c in contract.columns))
     conn.execute("set local jit = off")  # compiling the window query would cost more than running it
+    # The planner overestimates the rows the hashed `_line = any(...)` keeps and so prices the parallel
+    # scan out; it keeps a few thousand rows of millions.
+    conn.execute("set local parallel_tuple_cost = 0.001; set local parallel_setup_cost = 10")
     # The candidates as constant arrays (merged client-side: a Param array would be searched linearly):
     # `_line = any(...)` is a hashed test per row of the scan, the pairs are matched on the few it keeps.
     psycopg.ClientCursor(conn).execute(sql.SQL("""

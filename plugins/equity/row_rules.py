@@ -69,8 +69,10 @@ def _in(col, values) -> pa.Array:
 
 
 def _not_in_or_null(col, values) -> pa.Array:
-    """`col is null or col not in (values)`: never null."""
-    return pc.or_(pc.is_null(col), pc.invert(pc.fill_null(_in(col, values), True)))
+    """`col is null or col not in (values)`, also `not (col = any(values))` under coalesce(..., true):
+    Arrow's is_in is false for a null when the set holds none. Never null."""
+    value_set = values if isinstance(values, pa.Array) else pa.array(list(values), pa.string())
+    return pc.invert(pc.is_in(col, value_set=value_set))
 
 
 def _re(col, pattern: str):
@@ -242,8 +244,8 @@ def _enrolment() -> list[tuple[str, Rule]]:
         ("age_out_of_range", lambda t, d, x: _older_than_24(d.be_dmy("birth_date"), x.extract_ymd)),
         ("invalid_number", number),
         ("unknown_code", lambda t, d, x: _not(_digits(t["school_code"], 10))),
-        ("unknown_code", lambda t, d, x: _not(_in(t["school_subdistrict_code"], x.subdistricts))),
-        ("unknown_code", lambda t, d, x: _not(_in(t["home_subdistrict_code"], x.subdistricts))),
+        ("unknown_code", lambda t, d, x: _not_in_or_null(t["school_subdistrict_code"], x.subdistricts)),
+        ("unknown_code", lambda t, d, x: _not_in_or_null(t["home_subdistrict_code"], x.subdistricts)),
     ]
 
 

@@ -20,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+from numpy.lib.stride_tricks import sliding_window_view
 from psycopg.copy import QueuedLibpqWriter
 
 from equity.landing import DeliveryRefused, FileCheck
@@ -238,10 +239,16 @@ def _column_hash(col: pa.Array) -> np.ndarray:
     widths = np.diff(offsets)
     if n and (widths == widths[0]).all():  # the usual case, codes of one width: a view, no gather
         return _fold(data.reshape(n, int(widths[0])))
+    if n > 64:
+        encoded = pc.dictionary_encode(col)
+        if len(encoded.dictionary) * 8 < n:  # few distinct values (an event type): hash those, then look up
+            return _column_hash(encoded.dictionary)[encoded.indices.to_numpy(zero_copy_only=False)]
     h = np.empty(n, np.uint64)
+    windows = sliding_window_view(np.concatenate([data, np.zeros(int(widths.max(initial=0)), np.uint8)]),
+                                  max(int(widths.max(initial=0)), 1))
     for width in np.unique(widths):
         rows = np.flatnonzero(widths == width)
-        h[rows] = _fold(data[offsets[rows, None] + np.arange(width)])
+        h[rows] = _fold(windows[offsets[rows], :width])
     return h
 
 
@@ -258,38 +265,41 @@ def key_hashes(batch: pa.RecordBatch, key: tuple[str, ...]) -> np.ndarray:
 
 
 class KeyTracker:
-    """Each good row's key hash and where it came from, to find the keys a delivery repeats.
+    """Each good row's key hash and line, per batch, to find the keys a delivery repeats.
 
-    14 bytes a row (hash, file number, line): about 150 MB for a national enrolment snapshot.
+    12 bytes a row (hash, line): about 160 MB for a national registry delivery (13.5 M rows); finding
+    the repeats sorts one copy of the hashes (8 bytes a row) and then looks each batch up in the few
+    repeated values, so nothing else of that size is made.
     """
 
     def __init__(self, key: tuple[str, ...]):
         self.key = key
-        self.hashes: list[np.ndarray] = []
-        self.files: list[np.ndarray] = []
-        self.lines: list[np.ndarray] = []
+        self.batches: list[tuple[int, np.ndarray, np.ndarray]] = []  # (file number, hashes, lines)
 
     def add(self, file_no: int, batch: pa.RecordBatch, lines: np.ndarray, keep: np.ndarray | None = None) -> None:
         """The rows of a batch (those `keep` marks) that went to the table."""
         hashes = key_hashes(batch, self.key)
         if keep is not None:
             hashes, lines = hashes[keep], lines[keep]
-        self.hashes.append(hashes)
-        self.files.append(np.full(len(hashes), file_no, np.int16))
-        self.lines.append(lines.astype(np.int32))
+        self.batches.append((file_no, hashes, lines.astype(np.int32)))
 
     def candidates(self) -> tuple[np.ndarray, np.ndarray]:
         """(file numbers, lines) of every row whose key hash occurs more than once."""
-        if not self.hashes:
+        if not self.batches:
             return np.zeros(0, np.int16), np.zeros(0, np.int32)
-        hashes = np.concatenate(self.hashes)
-        self.hashes = []
-        order = np.argsort(hashes, kind="stable")
-        ordered = hashes[order]
-        del hashes
-        same = ordered[1:] == ordered[:-1]
-        repeated = np.zeros(len(ordered), bool)
-        repeated[1:] |= same
-        repeated[:-1] |= same
-        rows = order[repeated]
-        return np.concatenate(self.files)[rows], np.concatenate(self.lines)[rows]
+        ordered = np.concatenate([h for _, h, _ in self.batches])
+        ordered.sort()
+        repeated = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
+        del ordered
+        files, lines = [], []
+        if len(repeated):
+            for file_no, hashes, batch_lines in self.batches:
+                at = np.minimum(np.searchsorted(repeated, hashes), len(repeated) - 1)
+                hit = repeated[at] == hashes
+                if hit.any():
+                    lines.append(batch_lines[hit])
+                    files.append(np.full(int(hit.sum()), file_no, np.int16))
+        self.batches = []
+        if not lines:
+            return np.zeros(0, np.int16), np.zeros(0, np.int32)
+        return np.concatenate(files), np.concatenate(lines)
