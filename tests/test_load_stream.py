@@ -110,3 +110,12 @@ def test_a_line_that_does_not_split_into_the_contract_fields_refuses_the_deliver
 
 def _lao(url):
     return _rows(url, "select lao_code from reference.subdistricts where subdistrict_code = '630101'")[0][0]
+
+
+def test_candidate_keys_are_part_of_the_contract_key():
+    """A hash of part of the key finds every repeated key (and some rows the exact check then keeps)."""
+    from equity.contracts import CONTRACTS
+    from equity.load import CANDIDATE_KEY
+
+    for source, columns in CANDIDATE_KEY.items():
+        assert columns and set(columns) <= set(CONTRACTS[source].key)
