@@ -1,10 +1,12 @@
-"""Delivery files as a stream of Arrow batches of text, with the line each row starts on.
+"""Delivery files as a stream of Arrow batches of text, with the line each row starts on, and what
+the loader makes of them: COPY text rows, the quarantine spill, the key hashes.
 
-The loader reads every file once: the bytes pass through the file check (sha256, declared encoding)
-into Arrow's CSV reader (C++; windows-874 transcoded on the way), which hands out batches of a few
+The loader reads every file once: the bytes pass through the file check (sha256) into Arrow's CSV
+reader (C++; windows-874 transcoded on the way, UTF-8 validated), which hands out batches of a few
 MiB. Every column is read as text, exactly as COPY would read it: an unquoted empty field is null, a
 quoted one the empty string, nothing else is a null marker. Parquet row groups are cast to text the
-way Arrow writes them as CSV. Memory stays flat: one batch at a time.
+way Arrow writes them as CSV. Rows are held one batch at a time; only the key tracker grows with the
+delivery (12 bytes a row).
 """
 
 from __future__ import annotations
