@@ -2,7 +2,8 @@
 
 Files are read once, in blocks: checked (sha256, encoding, header), parsed by Arrow (C++, windows-874
 transcoded), judged by the contract's row rules in vectorised Arrow (equity.row_rules), and the good
-rows COPY'd as UTF-8 CSV while the next batch is parsed. No per-row Python except for rejected rows.
+rows COPY'd (text format, UTF-8) while the next batch is parsed. No per-row Python except for
+rejected rows.
 """
 
 from __future__ import annotations
@@ -36,20 +37,12 @@ log = logging.getLogger(__name__)
 LAST_PHASES: dict[str, float] = {}
 
 
-class _Phases:
-    def __init__(self):
-        LAST_PHASES.clear()
-        self.t = time.perf_counter()
-
-    def __call__(self, name: str) -> None:
-        now = time.perf_counter()
-        LAST_PHASES[name] = round(LAST_PHASES.get(name, 0.0) + now - self.t, 3)
-        self.t = now
-
 class _Split:
-    """Seconds between calls, added to LAST_PHASES under each call's name (sub-phases of a phase)."""
+    """Seconds between calls, added to LAST_PHASES under each call's name; `fresh` starts a new load."""
 
-    def __init__(self):
+    def __init__(self, fresh: bool = False):
+        if fresh:
+            LAST_PHASES.clear()
         self.t = time.perf_counter()
 
     def __call__(self, name: str) -> None:
@@ -147,7 +140,7 @@ def _copy_batch(url: str, zone: LandingZone, delivery: Delivery, run_id: str) ->
     cols = sql.SQL(", ").join(sql.Identifier(c) for c in contract.columns)
     part_name = f"{contract.raw_table}_b{{}}"
     rejects = sql.Identifier("quarantine", f"{delivery.source}_rejects")
-    phase = _Phases()
+    phase = _Split(fresh=True)
     with connect(url) as conn:
         # One loader per (source, date) at a time; a second waits, then replaces.
         conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"load:{delivery.source}:{delivery.extract_date}",))
