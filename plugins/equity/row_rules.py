@@ -79,10 +79,6 @@ def _re(col, pattern: str):
     return pc.match_substring_regex(col, pattern)
 
 
-def _len_is(col, n: int):
-    return pc.equal(pc.utf8_length(col), n)
-
-
 def _fixed(col, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(valid, fits, bytes): which values are not null, which are `width` bytes long, and those
     values' bytes as an (n, width) matrix (zeros elsewhere). Fixed-width codes are checked on this
@@ -143,7 +139,7 @@ def _ymd_ok(y, m, d) -> np.ndarray:
     return (y >= 1) & (y <= 9999) & (m >= 1) & (m <= 12) & (d >= 1) & (d <= days)
 
 
-def _guarded(guard: np.ndarray, ok: np.ndarray, col) -> pa.Array:
+def _guarded(guard: np.ndarray, ok: np.ndarray) -> pa.Array:
     """`case when <guard> then <ok> end`: null where the guard fails (so `not (...)` stays null)."""
     return pa.array(np.where(guard, ok, False), mask=~guard)
 
@@ -203,9 +199,9 @@ class _Dates:
         return shape, y - 543, m, d
 
 
-def _invalid(parts, col) -> pa.Array:
+def _invalid(parts) -> pa.Array:
     shape, y, m, d = parts
-    return _not(_guarded(shape, _ymd_ok(y, m, d), col))
+    return _not(_guarded(shape, _ymd_ok(y, m, d)))
 
 
 def _after(parts, ymd: int) -> np.ndarray:
@@ -238,8 +234,8 @@ def _enrolment() -> list[tuple[str, Rule]]:
         ("unknown_enum", lambda t, d, x: _not_in_or_null(t["grade"], c.GRADES)),
         ("unknown_enum", lambda t, d, x: _not_in_or_null(t["status"], c.ENROLMENT_STATUSES)),
         ("unknown_enum", lambda t, d, x: _not_in_or_null(t["sex"], ("M", "F"))),
-        ("invalid_date", lambda t, d, x: _invalid(d.iso("status_date"), t["status_date"])),
-        ("invalid_date", lambda t, d, x: _invalid(d.be_dmy("birth_date"), t["birth_date"])),
+        ("invalid_date", lambda t, d, x: _invalid(d.iso("status_date"))),
+        ("invalid_date", lambda t, d, x: _invalid(d.be_dmy("birth_date"))),
         ("birth_in_future", lambda t, d, x: _after(d.be_dmy("birth_date"), x.extract_ymd)),
         ("age_out_of_range", lambda t, d, x: _older_than_24(d.be_dmy("birth_date"), x.extract_ymd)),
         ("invalid_number", number),
@@ -306,8 +302,8 @@ def _registry() -> list[tuple[str, Rule]]:
         ("unknown_enum", lambda t, d, x: _not_in_or_null(t["event"], c.REGISTRY_EVENTS)),
         ("unknown_enum", lambda t, d, x: _not_in_or_null(t["sex"], ("1", "2"))),
         ("unknown_enum", lambda t, d, x: _not_three_capitals(t["nationality"])),
-        ("invalid_date", lambda t, d, x: _invalid(d.be_ymd("birth_date", True), t["birth_date"])),
-        ("invalid_date", lambda t, d, x: _invalid(d.be_ymd("event_date", False), t["event_date"])),
+        ("invalid_date", lambda t, d, x: _invalid(d.be_ymd("birth_date", True))),
+        ("invalid_date", lambda t, d, x: _invalid(d.be_ymd("event_date", False))),
         ("birth_in_future", lambda t, d, x: _after(d.be_ymd("birth_date", True), x.extract_ymd)),
         ("age_out_of_range", lambda t, d, x: _older_than_24(d.be_ymd("birth_date", True), x.extract_ymd)),
         ("invalid_number", lambda t, d, x: _not(pc.fill_null(_digits(t["house_id"], 11), False))),
