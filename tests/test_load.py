@@ -218,3 +218,16 @@ def test_candidate_keys_are_part_of_the_contract_key():
 
     for source, columns in CANDIDATE_KEY.items():
         assert columns and set(columns) <= set(CONTRACTS[source].key)
+
+
+def test_a_row_the_server_cannot_store_refuses_the_delivery_without_quoting_it(wh, tmp_path):
+    """A NUL byte is valid UTF-8 but no PostgreSQL text can hold it: refused whole, named, no value."""
+    rows = [enrolment_row(), enrolment_row("1101700203468", school_name="โรงเรียน\x00สมชาย")]
+    write_delivery(tmp_path, "enrolment", D, {"enrolment_20261120_001.csv": (enrolment_csv(rows), "utf-8", 2)})
+    with pytest.raises(DeliveryRefused) as refused:
+        load_delivery(wh, str(tmp_path), "enrolment", D, "run-1")
+    message = str(refused.value)
+    assert "unloadable_row" in message and "enrolment_20261120_001.csv" in message
+    assert "สมชาย" not in message and "1101700203468" not in message
+    assert _raw(wh, "select status from audit.load_batches") == [("refused",)]
+    assert _raw(wh, "select count(*) from raw.enrolment_roster") == [(0,)]

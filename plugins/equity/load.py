@@ -163,6 +163,7 @@ def _copy_batch(url: str, zone: LandingZone, delivery: Delivery, run_id: str) ->
         spill = RejectSpill(batch_id)
         keys = KeyTracker(CANDIDATE_KEY.get(delivery.source, contract.key))
         copied = 0
+        current = [None]  # the file being sent (a server error surfaces while it, or the next, is)
         failure: Exception | None = None
         try:
             # One COPY for every file of the delivery: the pipeline (parse here, copy there) never
@@ -173,6 +174,7 @@ def _copy_batch(url: str, zone: LandingZone, delivery: Delivery, run_id: str) ->
                 try:
                     with cur.copy(statement, writer=BoundedQueuedWriter(cur)) as copy:
                         for file_no, f in enumerate(delivery.files):
+                            current[0] = f.name
                             n = _copy_file(copy, zone, delivery, f, ctx, spill, keys, file_no)
                             if n != f.rows:
                                 raise DeliveryRefused(delivery.source, delivery.extract_date, f.name, "row_count",
@@ -188,6 +190,10 @@ def _copy_batch(url: str, zone: LandingZone, delivery: Delivery, run_id: str) ->
                 # Name the refusal as a verification before any COPY would have (first file's first
                 # broken rule); if every file verifies, the COPY's own failure stands.
                 zone.verify(delivery)
+                if isinstance(failure, psycopg.Error):
+                    # The server's own words, not its context: that quotes the row, which may be a child's.
+                    raise DeliveryRefused(delivery.source, delivery.extract_date, current[0], "unloadable_row",
+                                          f"PostgreSQL refused a row: {failure.diag.message_primary}") from None
                 raise failure
             with conn.cursor() as cur, cur.copy(sql.SQL(
                     "copy {rejects} (_batch_id, _file, _line, reason, original) from stdin with (format csv)"
