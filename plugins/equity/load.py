@@ -130,11 +130,10 @@ def _copy_batch(url: str, zone: LandingZone, delivery: Delivery, run_id: str) ->
     `raw.<table>_b<batch_id>` created in this transaction. Each file is read once: its bytes feed the
     checksum and encoding check and Arrow's parser; the row rules (equity.row_rules) judge each parsed
     batch in this process while the server COPYs the previous one, so only good rows reach the table
-    and the bad ones are spilled to quarantine with their reason. Duplicate and conflicting keys come
-    from one hash aggregate on the server; only the rows of repeated keys are looked at again. Then the
-    table is attached as the batch's partition and the date's previous batch partition dropped - all
-    in one transaction with the batch record: a crash at any point leaves the old batch or the new
-    one, never a mix.
+    and the bad ones are spilled to quarantine with their reason. Repeated keys are found by the
+    client's key hashes; the server judges only those rows, exactly. Then the table is attached as the
+    batch's partition and the date's previous batch partition dropped - all in one transaction with
+    the batch record: a crash at any point leaves the old batch or the new one, never a mix.
     """
     contract = delivery.contract
     cols = sql.SQL(", ").join(sql.Identifier(c) for c in contract.columns)
@@ -163,7 +162,7 @@ def _copy_batch(url: str, zone: LandingZone, delivery: Delivery, run_id: str) ->
         spill = RejectSpill(batch_id)
         keys = KeyTracker(CANDIDATE_KEY.get(delivery.source, contract.key))
         copied = 0
-        current = [None]  # the file being sent (a server error surfaces while it, or the next, is)
+        current_file = None  # the file being sent (a server error surfaces while it, or the next, is)
         failure: Exception | None = None
         try:
             # One COPY for every file of the delivery: the pipeline (parse here, copy there) never
@@ -174,7 +173,7 @@ def _copy_batch(url: str, zone: LandingZone, delivery: Delivery, run_id: str) ->
                 try:
                     with cur.copy(statement, writer=BoundedQueuedWriter(cur)) as copy:
                         for file_no, f in enumerate(delivery.files):
-                            current[0] = f.name
+                            current_file = f.name
                             n = _copy_file(copy, zone, delivery, f, ctx, spill, keys, file_no)
                             if n != f.rows:
                                 raise DeliveryRefused(delivery.source, delivery.extract_date, f.name, "row_count",
@@ -192,7 +191,7 @@ def _copy_batch(url: str, zone: LandingZone, delivery: Delivery, run_id: str) ->
                 zone.verify(delivery)
                 if isinstance(failure, psycopg.Error):
                     # The server's own words, not its context: that quotes the row, which may be a child's.
-                    raise DeliveryRefused(delivery.source, delivery.extract_date, current[0], "unloadable_row",
+                    raise DeliveryRefused(delivery.source, delivery.extract_date, current_file, "unloadable_row",
                                           f"PostgreSQL refused a row: {failure.diag.message_primary}") from None
                 raise failure
             with conn.cursor() as cur, cur.copy(sql.SQL(
@@ -210,7 +209,6 @@ def _copy_batch(url: str, zone: LandingZone, delivery: Delivery, run_id: str) ->
         conn.execute("set local default_statistics_target = 10")
         conn.execute(sql.SQL("analyze {} (_file, {})").format(
             part, sql.SQL(", ").join(sql.Identifier(c) for c in contract.key)))
-        conn.execute("reset default_statistics_target")
         phase("analyze")
         raw_table = sql.Identifier("raw", contract.raw_table)
         conn.execute(sql.SQL("alter table {raw} attach partition {part} for values in ({b})").format(
