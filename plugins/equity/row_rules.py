@@ -79,7 +79,7 @@ def _re(col, pattern: str):
     return pc.match_substring_regex(col, pattern)
 
 
-def _fixed(col, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def fixed_width_bytes(col, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(valid, fits, bytes): which values are not null, which are `width` bytes long, and those
     values' bytes as an (n, width) matrix (zeros elsewhere). Fixed-width codes are checked on this
     matrix with integer arithmetic: an order of magnitude cheaper than a regex per value."""
@@ -119,7 +119,7 @@ def _number(matrix: np.ndarray) -> np.ndarray:
 
 def _digits(col, n: int):
     """col is exactly n ASCII digits (null for null): length n and `^[0-9]+$`, as in SQL."""
-    valid, fits, matrix = _fixed(col, n)
+    valid, fits, matrix = fixed_width_bytes(col, n)
     return pa.array(fits & _all_digits(matrix), mask=~valid)
 
 
@@ -149,7 +149,7 @@ _WEIGHTS = np.arange(13, 1, -1, dtype=np.int64)  # digits 1..12 of a national ID
 
 def _national_id(col):
     """A 13-digit national ID not starting with 9 whose check digit is right; false for null."""
-    _, fits, m = _fixed(col, 13)
+    _, fits, m = fixed_width_bytes(col, 13)
     shape = fits & _all_digits(m) & (m[:, 0] != ord("9"))
     total = np.zeros(len(m), np.int32)
     for k, weight in enumerate(_WEIGHTS):
@@ -159,7 +159,7 @@ def _national_id(col):
 
 def _gcode(col):
     """`length(v) = 13 and v ~ '^G[0-9]+$'` (null for null)."""
-    valid, fits, m = _fixed(col, 13)
+    valid, fits, m = fixed_width_bytes(col, 13)
     return pa.array(fits & (m[:, 0] == ord("G")) & _all_digits(m[:, 1:]), mask=~valid)
 
 
@@ -173,7 +173,7 @@ class _Dates:
 
     def _parts(self, key, name: str, width: int, seps: dict[int, str], y: slice, m: slice, d: slice):
         if key not in self.cache:
-            _, fits, mx = _fixed(self.t[name], width)
+            _, fits, mx = fixed_width_bytes(self.t[name], width)
             digit_at = [i for i in range(width) if i not in seps]
             shape = fits & _all_digits(mx[:, digit_at])
             for i, sep in seps.items():
@@ -281,7 +281,7 @@ def _welfare() -> list[tuple[str, Rule]]:
 
 def _not_three_capitals(col) -> np.ndarray:
     """`col is null or not (length(col) = 3 and col ~ '^[A-Z]+$')`."""
-    _, fits, m = _fixed(col, 3)
+    _, fits, m = fixed_width_bytes(col, 3)
     return ~(fits & ((m >= ord("A")) & (m <= ord("Z"))).all(axis=1))
 
 

@@ -22,10 +22,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
-from numpy.lib.stride_tricks import sliding_window_view
 from psycopg.copy import QueuedLibpqWriter
 
 from equity.landing import DeliveryRefused, FileCheck
+from equity.row_rules import fixed_width_bytes
 
 READ_BLOCK = 4 << 20  # bytes Arrow parses at a time: one batch is ~20,000 enrolment rows
 ARROW_CODEC = {"windows-874": "cp874", "tis-620": "cp874"}
@@ -215,7 +215,8 @@ def refuse_malformed(delivery, f, detail: str) -> DeliveryRefused:
 
 class BoundedQueuedWriter(QueuedLibpqWriter):
     """psycopg's writer thread (COPY data goes out while this thread parses the next batch), with a
-    queue of about two batches instead of 1,024 blocks (128 MiB): memory stays flat."""
+    queue of about two batches instead of 1,024 blocks (128 MiB): memory stays flat. Replaces the
+    writer's `_queue` (psycopg 3.3, pinned in pyproject.toml): check it when psycopg is upgraded."""
 
     def __init__(self, cursor, blocks: int = 96):
         super().__init__(cursor)
@@ -241,23 +242,18 @@ def _column_hash(col: pa.Array) -> np.ndarray:
     """A 64-bit hash of each value of a text column, a function of the value alone (null as '')."""
     if col.null_count:
         col = pc.fill_null(col, "")
-    n = len(col)
-    offsets = np.frombuffer(col.buffers()[1], np.int32)[col.offset:col.offset + n + 1].astype(np.int64)
-    data = _value_bytes(col)
-    offsets -= offsets[0]
+    offsets = np.frombuffer(col.buffers()[1], np.int32)[col.offset:col.offset + len(col) + 1]
     widths = np.diff(offsets)
-    if n and (widths == widths[0]).all():  # the usual case, codes of one width: a view, no gather
-        return _fold(data.reshape(n, int(widths[0])))
-    if n > 64:
+    if not len(col) or (widths == widths[0]).all():  # the usual case, codes of one width: a zero-copy view
+        return _fold(fixed_width_bytes(col, int(widths[0]) if len(col) else 0)[2])
+    if len(col) > 64:
         encoded = pc.dictionary_encode(col)
-        if len(encoded.dictionary) * 8 < n:  # few distinct values (an event type): hash those, then look up
+        if len(encoded.dictionary) * 8 < len(col):  # few distinct values (an event type): hash those, look up
             return _column_hash(encoded.dictionary)[encoded.indices.to_numpy(zero_copy_only=False)]
-    h = np.empty(n, np.uint64)
-    windows = sliding_window_view(np.concatenate([data, np.zeros(int(widths.max(initial=0)), np.uint8)]),
-                                  max(int(widths.max(initial=0)), 1))
+    h = np.empty(len(col), np.uint64)
     for width in np.unique(widths):
-        rows = np.flatnonzero(widths == width)
-        h[rows] = _fold(windows[offsets[rows], :width])
+        _, fits, matrix = fixed_width_bytes(col, int(width))
+        h[fits] = _fold(matrix[fits])
     return h
 
 
