@@ -69,6 +69,7 @@ def test_reload_of_a_date_replaces_its_batch_and_lower_revision_is_kept_out(wh, 
 
 @pytest.mark.parametrize("fault, rule", [
     ("sha", "sha256"), ("rows", "row_count"), ("header", "header"), ("encoding", "encoding"),
+    ("windows-874", "encoding"),
 ])
 def test_broken_delivery_is_refused_whole_and_recorded(wh, tmp_path, fault, rule):
     good = enrolment_csv([enrolment_row()])
@@ -85,6 +86,9 @@ def test_broken_delivery_is_refused_whole_and_recorded(wh, tmp_path, fault, rule
         files[bad_name] = (bad.replace(b"days_absent", b"absent_days"), "utf-8", 1)
     elif fault == "encoding":
         files[bad_name] = (enrolment_csv([enrolment_row()], encoding="windows-874"), "utf-8", 1)
+    elif fault == "windows-874":  # 0xDB is no character in windows-874
+        data = enrolment_csv([enrolment_row()], encoding="windows-874")
+        files[bad_name] = (data.replace(b"0,630101", b"0,63\xdb101"), "windows-874", 1)
     write_delivery(tmp_path, "enrolment", D, files, **kwargs)
     with pytest.raises(DeliveryRefused) as err:
         load_delivery(wh, str(tmp_path), "enrolment", D, "run-1")
@@ -94,6 +98,8 @@ def test_broken_delivery_is_refused_whole_and_recorded(wh, tmp_path, fault, rule
     assert _raw(wh, "select status from audit.load_batches") == [("refused",)]
     if fault == "header":
         assert "absent_days" in err.value.detail and "days_absent" in err.value.detail
+    if fault == "windows-874":
+        assert err.value.detail.startswith("not valid windows-874 at byte ")
 
 
 def test_missing_manifest_is_an_outcome_not_an_error(wh, tmp_path):

@@ -24,32 +24,50 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from psycopg.copy import QueuedLibpqWriter
 
+from equity import text_kernels as tk
 from equity.landing import DeliveryRefused, FileCheck
-from equity.row_rules import fixed_width_bytes
 
 READ_BLOCK = 4 << 20  # bytes Arrow parses at a time: one batch is ~20,000 enrolment rows
 ARROW_CODEC = {"windows-874": "cp874", "tis-620": "cp874"}
 
 
 class _CheckedReader(io.RawIOBase):
-    """The file's bytes, each block fed to its FileCheck before Arrow sees it."""
+    """The file's bytes, each block fed to its FileCheck, then handed to Arrow as UTF-8.
 
-    def __init__(self, first: bytes, fh, check: FileCheck):
-        self.pending, self.fh, self.check = first, fh, check
+    windows-874 is one byte a character, so each block transcodes on its own; a block of plain ASCII
+    (all of a registry file, most of an enrolment one) is already UTF-8 and passes as it is, which
+    spares the loader's busiest core a decode and an encode of every byte."""
+
+    def __init__(self, first: bytes, fh, check: FileCheck, codec: str | None):
+        self.fh, self.check, self.codec = fh, check, codec
+        self.offset = 0  # bytes of the file read so far, to place an encoding error
+        self.out, self.at = self._utf8(first), 0
 
     def readable(self) -> bool:
         return True
 
+    def _utf8(self, raw: bytes) -> bytes:
+        start = self.offset
+        self.offset += len(raw)
+        if self.codec is None or raw.isascii():
+            return raw
+        try:
+            return raw.decode(self.codec).encode()
+        except UnicodeDecodeError as exc:
+            raise self.check.refuse("encoding", f"not valid {self.check.f.encoding} at byte {start + exc.start}"
+                                    ) from None
+
     def readinto(self, buf) -> int:
-        if self.pending:
-            n = min(len(buf), len(self.pending))
-            buf[:n], self.pending = self.pending[:n], self.pending[n:]
-            return n
-        data = self.fh.read(len(buf))
-        if data:
-            self.check.update(data)
-            buf[:len(data)] = data
-        return len(data)
+        if self.at >= len(self.out):
+            raw = self.fh.read(len(buf))
+            if not raw:
+                return 0
+            self.check.update(raw)
+            self.out, self.at = self._utf8(raw), 0
+        n = min(len(buf), len(self.out) - self.at)
+        buf[:n] = memoryview(self.out)[self.at:self.at + n]
+        self.at += n
+        return n
 
 
 class MalformedRow(Exception):
@@ -70,10 +88,9 @@ def text_batches(first: bytes, fh, check: FileCheck, columns: tuple[str, ...], f
     try:
         # open_csv parses the first block already: it belongs inside the try.
         reader = pacsv.open_csv(
-            _CheckedReader(first, fh, check),
+            _CheckedReader(first, fh, check, ARROW_CODEC.get((encoding or "utf-8").lower())),
             read_options=pacsv.ReadOptions(use_threads=False, block_size=READ_BLOCK, skip_rows=1,
-                                           column_names=list(columns),
-                                           encoding=ARROW_CODEC.get((encoding or "utf-8").lower(), "utf8")),
+                                           column_names=list(columns), encoding="utf8"),
             parse_options=pacsv.ParseOptions(delimiter="|" if pipe else ",", quote_char=False if pipe else '"',
                                              newlines_in_values=not pipe, ignore_empty_lines=False,
                                              invalid_row_handler=on_invalid),
@@ -136,19 +153,6 @@ def parquet_batches(fh, columns: tuple[str, ...]) -> Iterator[tuple[pa.RecordBat
         next_line += batch.num_rows
 
 
-_NUMBERS = pc.cast(pa.array(np.arange(1 << 18, dtype=np.int64)), pa.string())  # "0" .. "262143"
-_LINE_TEXT: dict[str, pa.Array] = {}
-
-
-def _line_text(lines: np.ndarray, suffix: str) -> pa.Array:
-    """Each line number as text followed by `suffix` (from a cache: casting ints to text is slow)."""
-    if suffix not in _LINE_TEXT:
-        _LINE_TEXT[suffix] = pc.binary_join_element_wise(_NUMBERS, pa.scalar(suffix), "")
-    if lines.size and lines.max() < len(_NUMBERS):
-        return pc.take(_LINE_TEXT[suffix], pa.array(lines))
-    return pc.binary_join_element_wise(pc.cast(pa.array(lines), pa.string()), pa.scalar(suffix), "")
-
-
 _ESCAPES = (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r"))
 
 
@@ -162,21 +166,24 @@ def copy_text(file_name: str, batch: pa.RecordBatch, lines: np.ndarray, keep: np
     """The rows (those `keep` marks) in COPY's text format, UTF-8: the file name, the columns, the line
     number, a tab between fields, \\N for null.
 
-    Built by Arrow's element-wise join, so no per-row Python; a column is escaped only when its bytes
-    hold a backslash or a control character. The server parses this format faster than quoted CSV.
+    Written by compiled loops (text_kernels) straight from Arrow's buffers into one buffer: no
+    per-row Python, no intermediate strings. The server parses this format faster than quoted CSV.
     """
-    line_text = _line_text(lines, "\n")
-    fields = [pa.scalar(_escape_text(file_name))]
-    for col in batch.columns:
-        values = _value_bytes(col)
-        if (values < 32).any() or (values == 92).any():
-            for char, escaped in _ESCAPES:
-                col = pc.replace_substring(col, char, escaped)
-        fields.append(pc.fill_null(col, "\\N"))
-    rows = pc.binary_join_element_wise(*fields, line_text, "\t")
-    if keep is not None:
-        rows = rows.filter(pa.array(keep))
-    return memoryview(_value_bytes(rows))
+    rows = np.arange(batch.num_rows) if keep is None else np.flatnonzero(keep)
+    prefix = np.frombuffer((_escape_text(file_name) + "\t").encode(), np.uint8)
+    columns = [tk.buffers(col) for col in batch.columns]
+    size = np.full(len(rows), len(prefix), np.int64)
+    for offsets, data, valid in columns:
+        tk.add_text_sizes(size, rows, offsets, data, valid)
+    numbers = lines[rows].astype(np.int64)
+    tk.add_number_sizes(size, numbers)
+    cursor = np.cumsum(size) - size
+    out = np.empty(int(size.sum()), np.uint8)
+    tk.put_prefix(out, cursor, prefix)
+    for offsets, data, valid in columns:
+        tk.put_text(out, cursor, rows, offsets, data, valid)
+    tk.put_numbers(out, cursor, numbers)
+    return memoryview(out)
 
 
 class RejectSpill:
@@ -223,49 +230,15 @@ class BoundedQueuedWriter(QueuedLibpqWriter):
         self._queue = Queue(maxsize=blocks)
 
 
-_P = np.uint64(0x100000001B3)  # an odd multiplier (FNV's prime)
-_MIX = np.uint64(0x9E3779B97F4A7C15)
-
-
-def _fold(matrix: np.ndarray) -> np.ndarray:
-    """A 64-bit hash of each row of an (n, width) byte matrix, eight bytes at a time."""
-    n, width = matrix.shape
-    padded = np.zeros((n, -(-width // 8) * 8), np.uint8)
-    padded[:, :width] = matrix
-    h = np.zeros(n, np.uint64)
-    for word in padded.view(np.uint64).T:
-        h = (h ^ word) * _P
-    return h ^ np.uint64(width)
-
-
-def _column_hash(col: pa.Array) -> np.ndarray:
-    """A 64-bit hash of each value of a text column, a function of the value alone (null as '')."""
-    if col.null_count:
-        col = pc.fill_null(col, "")
-    offsets = np.frombuffer(col.buffers()[1], np.int32)[col.offset:col.offset + len(col) + 1]
-    widths = np.diff(offsets)
-    if not len(col) or (widths == widths[0]).all():  # the usual case, codes of one width: a zero-copy view
-        return _fold(fixed_width_bytes(col, int(widths[0]) if len(col) else 0)[2])
-    if len(col) > 64:
-        encoded = pc.dictionary_encode(col)
-        if len(encoded.dictionary) * 8 < len(col):  # few distinct values (an event type): hash those, look up
-            return _column_hash(encoded.dictionary)[encoded.indices.to_numpy(zero_copy_only=False)]
-    h = np.empty(len(col), np.uint64)
-    for width in np.unique(widths):
-        _, fits, matrix = fixed_width_bytes(col, int(width))
-        h[fits] = _fold(matrix[fits])
-    return h
-
-
 def key_hashes(batch: pa.RecordBatch, key: tuple[str, ...]) -> np.ndarray:
-    """A 64-bit hash of each row's key.
+    """A 64-bit hash of each row's key (text_kernels.mix_hash over its columns).
 
     Equal keys hash equal; unequal keys collide with negligible odds, and a collision only makes an
     extra candidate for the exact check on the server, never a wrong verdict.
     """
     h = np.zeros(batch.num_rows, np.uint64)
     for name in key:
-        h = (h * _MIX) ^ _column_hash(batch[name])
+        tk.mix_hash(h, *tk.buffers(batch[name]))
     return h
 
 

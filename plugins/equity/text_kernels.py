@@ -1,0 +1,321 @@
+"""Compiled loops over the bytes of Arrow text columns, for the row rules and the key hashes.
+
+A fixed-width code, a national ID's check digit or a date is a handful of byte comparisons per row;
+numpy spells each as a pass over a byte matrix with temporaries in between, which made the rules
+the client's largest cost. These kernels (numba, compiled once per machine and cached beside this
+file) read each value in place through the column's offsets in one pass, and release the GIL, so
+psycopg's writer thread keeps sending while they run.
+
+Every kernel takes a column as `(offsets, data, valid)` from `buffers()`: value i is
+`data[offsets[i]:offsets[i + 1]]`, and `valid[i]` is false for a null.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from numba import njit
+
+_EMPTY = np.zeros(0, np.uint8)
+
+
+def buffers(col) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A text column's (offsets, data, valid) as numpy views: no copy of the values."""
+    if isinstance(col, pa.ChunkedArray):
+        col = col.combine_chunks()
+    n = len(col)
+    offsets = np.frombuffer(col.buffers()[1], np.int32)[col.offset:col.offset + n + 1] if n else np.zeros(1, np.int32)
+    data = np.frombuffer(col.buffers()[2], np.uint8) if n and col.buffers()[2] is not None else _EMPTY
+    valid = np.ones(n, bool) if col.null_count == 0 else pc.is_valid(col).to_numpy(zero_copy_only=False)
+    return offsets, data, valid
+
+
+_KERNEL = {"nogil": True, "cache": True}
+
+
+@njit(**_KERNEL)
+def _is_digit(b) -> bool:
+    return 48 <= b <= 57
+
+
+@njit(**_KERNEL)
+def digits(offsets, data, valid, width):
+    """Not null, exactly `width` bytes, all ASCII digits."""
+    n = len(valid)
+    out = np.zeros(n, np.bool_)
+    for i in range(n):
+        start = offsets[i]
+        if not valid[i] or offsets[i + 1] - start != width:
+            continue
+        ok = True
+        for k in range(width):
+            if not _is_digit(data[start + k]):
+                ok = False
+                break
+        out[i] = ok
+    return out
+
+
+@njit(**_KERNEL)
+def national_id(offsets, data, valid):
+    """A 13-digit national ID, not starting with 9, whose check digit is right: digits 1..12
+    weigh 13..2, and the 13th is (11 - sum mod 11) mod 10."""
+    n = len(valid)
+    out = np.zeros(n, np.bool_)
+    for i in range(n):
+        start = offsets[i]
+        if not valid[i] or offsets[i + 1] - start != 13 or data[start] == 57:
+            continue
+        total, ok = 0, True
+        for k in range(13):
+            b = data[start + k]
+            if not _is_digit(b):
+                ok = False
+                break
+            if k < 12:
+                total += (b - 48) * (13 - k)
+        out[i] = ok and (11 - total % 11) % 10 == data[start + 12] - 48
+    return out
+
+
+@njit(**_KERNEL)
+def gcode(offsets, data, valid):
+    """`G` and twelve digits."""
+    n = len(valid)
+    out = np.zeros(n, np.bool_)
+    for i in range(n):
+        start = offsets[i]
+        if not valid[i] or offsets[i + 1] - start != 13 or data[start] != 71:
+            continue
+        ok = True
+        for k in range(1, 13):
+            if not _is_digit(data[start + k]):
+                ok = False
+                break
+        out[i] = ok
+    return out
+
+
+@njit(**_KERNEL)
+def capitals(offsets, data, valid, width):
+    """Not null, exactly `width` bytes, all ASCII capitals."""
+    n = len(valid)
+    out = np.zeros(n, np.bool_)
+    for i in range(n):
+        start = offsets[i]
+        if not valid[i] or offsets[i + 1] - start != width:
+            continue
+        ok = True
+        for k in range(width):
+            b = data[start + k]
+            if b < 65 or b > 90:
+                ok = False
+                break
+        out[i] = ok
+    return out
+
+
+@njit(**_KERNEL)
+def codes_in(offsets, data, valid, width, table):
+    """Not null, `width` digits, and flagged in `table` (indexed by the digits read as a number)."""
+    n = len(valid)
+    out = np.zeros(n, np.bool_)
+    for i in range(n):
+        start = offsets[i]
+        if not valid[i] or offsets[i + 1] - start != width:
+            continue
+        value, ok = 0, True
+        for k in range(width):
+            b = data[start + k]
+            if not _is_digit(b):
+                ok = False
+                break
+            value = value * 10 + (b - 48)
+        out[i] = ok and table[value]
+    return out
+
+
+# Date layouts: where the year, month and day digits sit, and the separators between them.
+ISO, DMY, YMD = 0, 1, 2  # yyyy-mm-dd, dd/mm/yyyy, yyyymmdd
+
+
+@njit(**_KERNEL)
+def _number(data, start, count):
+    value = 0
+    for k in range(count):
+        value = value * 10 + (data[start + k] - 48)
+    return value
+
+
+@njit(**_KERNEL)
+def dates(offsets, data, valid, layout, year_offset, unknown_parts):
+    """(shape, exists, ymd): the value has the layout's digits and separators; those numbers make a
+    date that exists (proleptic Gregorian, years 1-9999); that date as the integer yyyymmdd.
+
+    `year_offset` is subtracted from the year (543 for the Buddhist Era). With `unknown_parts` a month
+    00 reads as 1 July and a day 00 as the 15th. `ymd` is 0 where the shape fails."""
+    n = len(valid)
+    shape = np.zeros(n, np.bool_)
+    exists = np.zeros(n, np.bool_)
+    ymd = np.zeros(n, np.int64)
+    width = 8 if layout == YMD else 10
+    for i in range(n):
+        s = offsets[i]
+        if not valid[i] or offsets[i + 1] - s != width:
+            continue
+        ok = True
+        for k in range(width):
+            b = data[s + k]
+            if layout == ISO and (k == 4 or k == 7):
+                ok = ok and b == 45
+            elif layout == DMY and (k == 2 or k == 5):
+                ok = ok and b == 47
+            else:
+                ok = ok and _is_digit(b)
+        if not ok:
+            continue
+        shape[i] = True
+        if layout == ISO:
+            y, m, d = _number(data, s, 4), _number(data, s + 5, 2), _number(data, s + 8, 2)
+        elif layout == DMY:
+            y, m, d = _number(data, s + 6, 4), _number(data, s + 3, 2), _number(data, s, 2)
+        else:
+            y, m, d = _number(data, s, 4), _number(data, s + 4, 2), _number(data, s + 6, 2)
+        y -= year_offset
+        if unknown_parts:
+            if m == 0:
+                m, d = 7, 1
+            elif d == 0:
+                d = 15
+        ymd[i] = y * 10000 + m * 100 + d
+        if y < 1 or y > 9999 or m < 1 or m > 12 or d < 1:
+            continue
+        if m == 2:
+            leap = (y % 4 == 0 and y % 100 != 0) or y % 400 == 0
+            last = 29 if leap else 28
+        elif m == 4 or m == 6 or m == 9 or m == 11:
+            last = 30
+        else:
+            last = 31
+        exists[i] = d <= last
+    return shape, exists, ymd
+
+
+_P = np.uint64(0x100000001B3)  # an odd multiplier (FNV's prime)
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+@njit(**_KERNEL)
+def mix_hash(h, offsets, data, valid):
+    """h = h * MIX ^ hash(value), in place: a 64-bit hash of each value (null as ''), folded eight
+    bytes at a time, then its length."""
+    for i in range(len(h)):
+        v = np.uint64(0)
+        length = 0
+        if valid[i]:
+            s = offsets[i]
+            length = offsets[i + 1] - s
+            k = 0
+            while k < length:
+                word = np.uint64(0)
+                for j in range(min(8, length - k)):
+                    word |= np.uint64(data[s + k + j]) << np.uint64(8 * j)
+                v = (v ^ word) * _P
+                k += 8
+        h[i] = (h[i] * _MIX) ^ (v ^ np.uint64(length))
+
+
+# --- COPY's text format --------------------------------------------------------------------------
+# A row is its fields with a tab between, \N for null, and a backslash before a backslash, tab,
+# newline or carriage return (written \\, \t, \n, \r). Built column by column into one buffer:
+# sizes first, then each column's values written at each row's cursor.
+
+@njit(**_KERNEL)
+def _escaped(b) -> int:
+    """The letter after the backslash for a byte COPY must escape, or 0."""
+    if b == 92:
+        return 92
+    if b == 9:
+        return 116
+    if b == 10:
+        return 110
+    if b == 13:
+        return 114
+    return 0
+
+
+@njit(**_KERNEL)
+def add_text_sizes(size, rows, offsets, data, valid):
+    """size[j] += the bytes row rows[j]'s value takes, escaped, with the tab after it."""
+    for j in range(len(rows)):
+        i = rows[j]
+        if not valid[i]:
+            size[j] += 3
+            continue
+        length = offsets[i + 1] - offsets[i]
+        for k in range(offsets[i], offsets[i + 1]):
+            if _escaped(data[k]):
+                length += 1
+        size[j] += length + 1
+
+
+@njit(**_KERNEL)
+def put_text(out, cursor, rows, offsets, data, valid):
+    """Write row rows[j]'s value (escaped, \\N for null) and a tab at cursor[j], advancing it."""
+    for j in range(len(rows)):
+        i, at = rows[j], cursor[j]
+        if not valid[i]:
+            out[at], out[at + 1], out[at + 2] = 92, 78, 9
+            cursor[j] = at + 3
+            continue
+        for k in range(offsets[i], offsets[i + 1]):
+            b = data[k]
+            letter = _escaped(b)
+            if letter:
+                out[at] = 92
+                out[at + 1] = letter
+                at += 2
+            else:
+                out[at] = b
+                at += 1
+        out[at] = 9
+        cursor[j] = at + 1
+
+
+@njit(**_KERNEL)
+def put_prefix(out, cursor, prefix):
+    """The same bytes (the file's name and a tab) at the start of every row."""
+    width = len(prefix)
+    for j in range(len(cursor)):
+        at = cursor[j]
+        for k in range(width):
+            out[at + k] = prefix[k]
+        cursor[j] = at + width
+
+
+@njit(**_KERNEL)
+def add_number_sizes(size, numbers):
+    """size[j] += the digits of numbers[j] (not negative) and a newline."""
+    for j in range(len(numbers)):
+        digits, v = 1, numbers[j]
+        while v >= 10:
+            v //= 10
+            digits += 1
+        size[j] += digits + 1
+
+
+@njit(**_KERNEL)
+def put_numbers(out, cursor, numbers):
+    """numbers[j] in decimal and a newline at cursor[j] (the row's end)."""
+    for j in range(len(numbers)):
+        v, end = numbers[j], cursor[j]
+        digits, w = 1, v
+        while w >= 10:
+            w //= 10
+            digits += 1
+        for k in range(digits - 1, -1, -1):
+            out[end + k] = 48 + v % 10
+            v //= 10
+        out[end + digits] = 10
+        cursor[j] = end + digits + 1
