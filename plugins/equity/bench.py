@@ -340,14 +340,57 @@ def _load_main(url: str, landing: str, source: str, extract_date: str) -> None:
     t0 = time.perf_counter()
     out = load_delivery(url, landing, source, date.fromisoformat(extract_date), f"bench-{uuid.uuid4().hex[:8]}")
     seconds = time.perf_counter() - t0
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    peak_kib = usage.ru_maxrss
     vm_hwm = None
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
             vm_hwm = int(line.split()[1])
     print(json.dumps({"seconds": seconds, "status": out.status, "rows": out.rows, "rejected": out.rejected,
                       "batch_id": out.batch_id,
-                      "phases": getattr(loader, "LAST_PHASES", {}), "peak_rss_kib": max(peak_kib, vm_hwm or 0)}))
+                      "phases": getattr(loader, "LAST_PHASES", {}), "peak_rss_kib": max(peak_kib, vm_hwm or 0),
+                      "cpu_seconds": usage.ru_utime + usage.ru_stime}))
+
+
+def _postgres_cpu() -> dict[int, float]:
+    """CPU seconds so far of each of this machine's PostgreSQL processes (a local server), from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            head, tail = stat.read_text().rsplit(")", 1)
+            if head.endswith(("(postgres", "(postmaster")):
+                values = tail.split()
+                out[int(stat.parent.name)] = (int(values[11]) + int(values[12])) / tick  # utime + stime
+        except (OSError, ValueError, IndexError):
+            continue
+    return out
+
+
+class ServerCpu:
+    """CPU the local server's processes use while a block runs, sampled from /proc four times a second
+    (a backend that exits is counted up to its last sample)."""
+
+    def __enter__(self):
+        import threading
+
+        self.first, self.last, self.stop = _postgres_cpu(), {}, threading.Event()
+        self.thread = threading.Thread(target=self._sample, daemon=True)
+        self.thread.start()
+        return self
+
+    def _sample(self):
+        while not self.stop.wait(0.25):
+            for pid, cpu in _postgres_cpu().items():
+                self.first.setdefault(pid, 0.0)  # started during the block
+                self.last[pid] = cpu
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
+        for pid, cpu in _postgres_cpu().items():
+            self.last[pid] = cpu
+        self.seconds = round(sum(cpu - self.first.get(pid, 0.0) for pid, cpu in self.last.items()), 1)
 
 
 def scratch_database(admin_url: str) -> str:
@@ -391,8 +434,10 @@ def run(admin_url: str, scale: str, sources=("enrolment", "registry"), repeats: 
         for rep in range(repeats):
             for source in sources:
                 s = info["sources"][source]
-                bare1 = bare_copy(url, s["folder"], source)
-                load = load_in_subprocess(url, landing, source, info["extract_date"])
+                with ServerCpu() as bare_cpu:
+                    bare1 = bare_copy(url, s["folder"], source)
+                with ServerCpu() as server_cpu:
+                    load = load_in_subprocess(url, landing, source, info["extract_date"])
                 bare2 = bare_copy(url, s["folder"], source)
                 bare = (bare1["seconds"] + bare2["seconds"]) / 2
                 assert load["status"] == "loaded", load
@@ -409,6 +454,10 @@ def run(admin_url: str, scale: str, sources=("enrolment", "registry"), repeats: 
                     "ratio_to_bare_copy": round(bare / load["seconds"], 3),
                     "peak_rss_mib": round(load["peak_rss_kib"] / 1024, 1),
                     "load_phases_seconds": load.get("phases", {}),
+                    # CPU of the load: the loader's process (all its threads) and the local server's processes.
+                    "loader_cpu_seconds": round(load.get("cpu_seconds", 0.0), 1),
+                    "server_cpu_seconds": server_cpu.seconds,
+                    "bare_copy_server_cpu_seconds": bare_cpu.seconds,
                 })
     finally:
         drop_database(url)

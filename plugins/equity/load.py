@@ -162,25 +162,35 @@ def _copy_batch(url: str, zone: LandingZone, delivery: Delivery, run_id: str) ->
         spill = RejectSpill(batch_id)
         keys = KeyTracker(CANDIDATE_KEY.get(delivery.source, contract.key))
         copied = 0
-        current_file = None  # the file being sent (a server error surfaces while it, or the next, is)
+        current_file = None  # the file being sent (a server error surfaces while it is)
         failure: Exception | None = None
         try:
-            # One COPY for every file of the delivery: the pipeline (parse here, copy there) never
-            # drains between files.
-            statement = sql.SQL("copy {part} (_file, {cols}, _line) from stdin with (freeze, format text,"
+            # One COPY a file, its name the column's default: the server then parses neither the name
+            # on every row (a sixth of a registry row's bytes) nor a wider row.
+            statement = sql.SQL("copy {part} ({cols}, _line) from stdin with (freeze, format text,"
                                 " encoding 'UTF8')").format(part=part, cols=cols)
             with conn.cursor() as cur:
                 try:
-                    with cur.copy(statement, writer=BoundedQueuedWriter(cur)) as copy:
-                        for file_no, f in enumerate(delivery.files):
-                            current_file = f.name
-                            n = _copy_file(copy, zone, delivery, f, ctx, spill, keys, file_no)
-                            if n != f.rows:
-                                raise DeliveryRefused(delivery.source, delivery.extract_date, f.name, "row_count",
-                                                      f"manifest says {f.rows} rows, file holds {n}")
-                            copied += n
-                        split = _Split()
-                    split("client_wait_for_server")
+                    if delivery.files:
+                        current_file = delivery.files[0].name
+                        upcoming = _FileRows(zone, delivery, delivery.files[0], ctx, spill, keys, 0)
+                    for file_no, f in enumerate(delivery.files):
+                        current_file, file_rows = f.name, upcoming
+                        cur.execute(sql.SQL("alter table {part} alter column _file set default {name}").format(
+                            part=part, name=sql.Literal(f.name)))
+                        with cur.copy(statement, writer=BoundedQueuedWriter(cur)) as copy:
+                            for text in file_rows:
+                                copy.write(text)
+                            if file_no + 1 < len(delivery.files):  # parsed while this COPY drains
+                                upcoming = _FileRows(zone, delivery, delivery.files[file_no + 1], ctx, spill, keys,
+                                                     file_no + 1)
+                            split = _Split()
+                        split("client_wait_for_server")
+                        if file_rows.rows != f.rows:
+                            raise DeliveryRefused(delivery.source, delivery.extract_date, f.name, "row_count",
+                                                  f"manifest says {f.rows} rows, file holds {file_rows.rows}")
+                        copied += file_rows.rows
+                    cur.execute(sql.SQL("alter table {} alter column _file drop default").format(part))
                 except (DeliveryRefused, psycopg.Error, pa.ArrowException) as exc:
                     failure = exc
             phase("copy_and_rules")
@@ -231,53 +241,67 @@ def _copy_batch(url: str, zone: LandingZone, delivery: Delivery, run_id: str) ->
     return batch_id, loaded, rejected
 
 
-def _copy_file(copy, zone: LandingZone, delivery: Delivery, f, ctx, spill: RejectSpill, keys: KeyTracker,
-               file_no: int) -> int:
-    """Check one file's bytes and rows on their way into the COPY; returns the rows read (good + rejected).
+class _FileRows:
+    """One file's good rows as COPY text, batch by batch, checked on the way; `rows` counts every row
+    read (good and rejected).
 
     Arrow parses and the rules run in this thread while psycopg's writer thread sends the previous
-    batch: the client's core checks while the server's core copies.
+    batch: the client's core checks while the server's core copies. `first` is parsed as soon as the
+    object is made, so the next file's first batch is ready while the current file's COPY drains.
     """
-    contract = delivery.contract
-    if contract.file_format == "parquet":
-        # Arrow reads Parquet by random access: check the file's bytes in a pass of their own.
-        zone.check_file(delivery, f)
-    path = zone.existing_path(delivery, f)
-    check = FileCheck(delivery, f, decode=False)
-    rows = 0
-    with zone.open(path) as fh:
+
+    def __init__(self, zone: LandingZone, delivery: Delivery, f, ctx, spill: RejectSpill, keys: KeyTracker,
+                 file_no: int):
+        self.rows = 0
+        self.split = _Split()  # where the client's time goes, for the benchmark's profile
+        self.chunks = self._chunks(zone, delivery, f, ctx, spill, keys, file_no)
+        self.first = next(self.chunks, None)
+
+    def __iter__(self):
+        self.split.t = time.perf_counter()  # the wait since `first` was made belongs to the previous file
+        if self.first is not None:
+            yield self.first
+        yield from self.chunks
+
+    def _chunks(self, zone, delivery, f, ctx, spill, keys, file_no):
+        contract = delivery.contract
         if contract.file_format == "parquet":
-            batches = parquet_batches(fh, contract.columns)
-        else:
-            first = fh.read(BLOCK)
-            check.update(first)
-            check.header(zone, path)
-            batches = text_batches(first, fh, check, contract.columns, contract.file_format, f.encoding)
-        split = _Split()  # where the client's time goes, for the benchmark's profile
-        try:
-            for batch, lines in batches:
-                split("client_parse")
-                rows += batch.num_rows
-                codes = row_rules.first_broken(delivery.source, batch, ctx)
-                good = codes == 0
-                keep = None if good.all() else good
-                if keep is not None:
-                    bad = ~good
-                    spill.add(f.name, batch.filter(pa.array(bad)), lines[bad],
-                              [row_rules.reason_of(delivery.source, int(code)) for code in codes[bad]])
-                split("client_rules")
-                if good.any():
-                    text = copy_text(f.name, batch, lines, keep)
-                    split("client_encode")
-                    copy.write(text)
-                    split("client_wait_for_server")
-                    keys.add(file_no, batch, lines, keep)
-                    split("client_key_hashes")
-        except MalformedRow as exc:
-            raise refuse_malformed(delivery, f, str(exc)) from None
-    if contract.file_format != "parquet":
-        check.finish()
-    return rows
+            # Arrow reads Parquet by random access: check the file's bytes in a pass of their own.
+            zone.check_file(delivery, f)
+        path = zone.existing_path(delivery, f)
+        check = FileCheck(delivery, f, decode=False)
+        with zone.open(path) as fh:
+            if contract.file_format == "parquet":
+                batches = parquet_batches(fh, contract.columns)
+            else:
+                first = fh.read(BLOCK)
+                check.update(first)
+                check.header(zone, path)
+                batches = text_batches(first, fh, check, contract.columns, contract.file_format, f.encoding)
+            split = self.split
+            try:
+                for batch, lines in batches:
+                    split("client_parse")
+                    self.rows += batch.num_rows
+                    codes = row_rules.first_broken(delivery.source, batch, ctx)
+                    good = codes == 0
+                    keep = None if good.all() else good
+                    if keep is not None:
+                        bad = ~good
+                        spill.add(f.name, batch.filter(pa.array(bad)), lines[bad],
+                                  [row_rules.reason_of(delivery.source, int(code)) for code in codes[bad]])
+                    split("client_rules")
+                    if good.any():
+                        text = copy_text(batch, lines, keep)
+                        split("client_encode")
+                        yield text
+                        split("client_wait_for_server")
+                        keys.add(file_no, batch, lines, keep)
+                        split("client_key_hashes")
+            except MalformedRow as exc:
+                raise refuse_malformed(delivery, f, str(exc)) from None
+        if contract.file_format != "parquet":
+            check.finish()
 
 
 def _check_keys(conn, delivery: Delivery, batch_id: int, part, cols, rejects, file_nos, lines) -> int:

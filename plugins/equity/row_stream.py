@@ -153,33 +153,22 @@ def parquet_batches(fh, columns: tuple[str, ...]) -> Iterator[tuple[pa.RecordBat
         next_line += batch.num_rows
 
 
-_ESCAPES = (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r"))
-
-
-def _escape_text(value: str) -> str:
-    for char, escaped in _ESCAPES:
-        value = value.replace(char, escaped)
-    return value
-
-
-def copy_text(file_name: str, batch: pa.RecordBatch, lines: np.ndarray, keep: np.ndarray | None = None) -> memoryview:
-    """The rows (those `keep` marks) in COPY's text format, UTF-8: the file name, the columns, the line
-    number, a tab between fields, \\N for null.
+def copy_text(batch: pa.RecordBatch, lines: np.ndarray, keep: np.ndarray | None = None) -> memoryview:
+    """The rows (those `keep` marks) in COPY's text format, UTF-8: the columns, then the line number;
+    a tab between fields, \\N for null.
 
     Written by compiled loops (text_kernels) straight from Arrow's buffers into one buffer: no
     per-row Python, no intermediate strings. The server parses this format faster than quoted CSV.
     """
     rows = np.arange(batch.num_rows) if keep is None else np.flatnonzero(keep)
-    prefix = np.frombuffer((_escape_text(file_name) + "\t").encode(), np.uint8)
     columns = [tk.buffers(col) for col in batch.columns]
-    size = np.full(len(rows), len(prefix), np.int64)
+    size = np.zeros(len(rows), np.int64)
     for offsets, data, valid in columns:
         tk.add_text_sizes(size, rows, offsets, data, valid)
     numbers = lines[rows].astype(np.int64)
     tk.add_number_sizes(size, numbers)
     cursor = np.cumsum(size) - size
     out = np.empty(int(size.sum()), np.uint8)
-    tk.put_prefix(out, cursor, prefix)
     for offsets, data, valid in columns:
         tk.put_text(out, cursor, rows, offsets, data, valid)
     tk.put_numbers(out, cursor, numbers)

@@ -12,10 +12,20 @@ Every kernel takes a column as `(offsets, data, valid)` from `buffers()`: value 
 
 from __future__ import annotations
 
+import os
+import tempfile
+from pathlib import Path
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from numba import njit
+
+if "NUMBA_CACHE_DIR" not in os.environ and not os.access(Path(__file__).parent, os.W_OK):
+    # A read-only install (the compose file mounts plugins/ read-only): cache the compiled kernels
+    # where this user can write, or every process would compile them again.
+    os.environ["NUMBA_CACHE_DIR"] = str(Path(tempfile.gettempdir()) / "equity-numba-cache")
+
+from numba import njit  # noqa: E402  (reads NUMBA_CACHE_DIR when first imported)
 
 _EMPTY = np.zeros(0, np.uint8)
 
@@ -281,17 +291,6 @@ def put_text(out, cursor, rows, offsets, data, valid):
                 at += 1
         out[at] = 9
         cursor[j] = at + 1
-
-
-@njit(**_KERNEL)
-def put_prefix(out, cursor, prefix):
-    """The same bytes (the file's name and a tab) at the start of every row."""
-    width = len(prefix)
-    for j in range(len(cursor)):
-        at = cursor[j]
-        for k in range(width):
-            out[at + k] = prefix[k]
-        cursor[j] = at + width
 
 
 @njit(**_KERNEL)
