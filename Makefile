@@ -21,7 +21,7 @@ demo: install
 ## time is PostgreSQL, dbt and Airflow start-up, which overlap well. Each worker has its own embedded
 ## server and Airflow home; every test gets its own database (tests/conftest.py).
 test: install
-	$(BIN)/pytest -m "not bench" -n 2 --dist loadscope
+	$(BIN)/pytest -m "not bench" -n 2 --dist loadscope --durations=15
 
 lint: install
 	$(BIN)/ruff check plugins dags tests

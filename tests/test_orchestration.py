@@ -221,6 +221,27 @@ def test_a_database_restart_mid_step_fails_cleanly_and_a_retry_succeeds(tmp_path
         stop_embedded(folder)
 
 
+def test_the_embedded_server_takes_its_settings_at_every_start(tmp_path):
+    """A server made before a settings change gets it at its next start, on the same port."""
+    from equity.embedded import _OURS, ensure_embedded, stop_embedded
+
+    folder = tmp_path / "pg"
+    url = ensure_embedded(folder)
+    try:
+        conf = folder / "pgdata" / "postgresql.conf"
+        ours = conf.read_text().split(_OURS)[1]
+        conf.write_text(conf.read_text().split(_OURS)[0] + _OURS + ours.replace("wal_level = minimal", "")
+                        .replace("max_wal_senders = 0", ""))  # as an older release wrote it
+        stop_embedded(folder)
+        assert ensure_embedded(folder) == url
+        with psycopg.connect(url) as conn:
+            # one server, no standby: a batch COPY'd into the partition its transaction made writes no WAL
+            assert conn.execute("show wal_level").fetchone() == ("minimal",)
+            assert conn.execute("show max_wal_size").fetchone() == ("4GB",)
+    finally:
+        stop_embedded(folder)
+
+
 def test_failure_alert_reaches_the_webhook_without_row_values(monkeypatch):
     import http.server
     import threading

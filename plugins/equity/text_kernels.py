@@ -255,8 +255,14 @@ def _escaped(b) -> int:
     return 0
 
 
+def needs_escapes(offsets, data) -> bool:
+    """Whether any value of the column holds a byte COPY must escape (rare: a whole-buffer check)."""
+    values = data[offsets[0]:offsets[-1]]
+    return bool((values < 14).any() or (values == 92).any())
+
+
 @njit(**_KERNEL)
-def add_text_sizes(size, rows, offsets, data, valid):
+def add_text_sizes(size, rows, offsets, data, valid, escapes):
     """size[j] += the bytes row rows[j]'s value takes, escaped, with the tab after it."""
     for j in range(len(rows)):
         i = rows[j]
@@ -264,20 +270,27 @@ def add_text_sizes(size, rows, offsets, data, valid):
             size[j] += 3
             continue
         length = offsets[i + 1] - offsets[i]
-        for k in range(offsets[i], offsets[i + 1]):
-            if _escaped(data[k]):
-                length += 1
+        if escapes:
+            for k in range(offsets[i], offsets[i + 1]):
+                if _escaped(data[k]):
+                    length += 1
         size[j] += length + 1
 
 
 @njit(**_KERNEL)
-def put_text(out, cursor, rows, offsets, data, valid):
+def put_text(out, cursor, rows, offsets, data, valid, escapes):
     """Write row rows[j]'s value (escaped, \\N for null) and a tab at cursor[j], advancing it."""
     for j in range(len(rows)):
         i, at = rows[j], cursor[j]
         if not valid[i]:
             out[at], out[at + 1], out[at + 2] = 92, 78, 9
             cursor[j] = at + 3
+            continue
+        if not escapes:
+            length = offsets[i + 1] - offsets[i]
+            out[at:at + length] = data[offsets[i]:offsets[i + 1]]
+            out[at + length] = 9
+            cursor[j] = at + length + 1
             continue
         for k in range(offsets[i], offsets[i + 1]):
             b = data[k]
