@@ -50,104 +50,63 @@ def _is_digit(b) -> bool:
 
 
 @njit(**_KERNEL)
+def _fits(offsets, valid, i, width) -> bool:
+    """Value i is not null and exactly `width` bytes long."""
+    return valid[i] and offsets[i + 1] - offsets[i] == width
+
+
+@njit(**_KERNEL)
+def _all_within(data, start, count, low, high) -> bool:
+    """The `count` bytes from `start` all lie in low..high."""
+    for k in range(start, start + count):
+        if data[k] < low or data[k] > high:
+            return False
+    return True
+
+
+@njit(**_KERNEL)
+def fixed_width(offsets, data, valid, width, low, high):
+    """Not null, exactly `width` bytes, each in low..high."""
+    out = np.zeros(len(valid), np.bool_)
+    for i in range(len(valid)):
+        out[i] = _fits(offsets, valid, i, width) and _all_within(data, offsets[i], width, low, high)
+    return out
+
+
 def digits(offsets, data, valid, width):
     """Not null, exactly `width` bytes, all ASCII digits."""
-    n = len(valid)
-    out = np.zeros(n, np.bool_)
-    for i in range(n):
-        start = offsets[i]
-        if not valid[i] or offsets[i + 1] - start != width:
-            continue
-        ok = True
-        for k in range(width):
-            if not _is_digit(data[start + k]):
-                ok = False
-                break
-        out[i] = ok
-    return out
+    return fixed_width(offsets, data, valid, width, 48, 57)
+
+
+def capitals(offsets, data, valid, width):
+    """Not null, exactly `width` bytes, all ASCII capitals."""
+    return fixed_width(offsets, data, valid, width, 65, 90)
 
 
 @njit(**_KERNEL)
 def national_id(offsets, data, valid):
     """A 13-digit national ID, not starting with 9, whose check digit is right: digits 1..12
     weigh 13..2, and the 13th is (11 - sum mod 11) mod 10."""
-    n = len(valid)
-    out = np.zeros(n, np.bool_)
-    for i in range(n):
+    out = np.zeros(len(valid), np.bool_)
+    for i in range(len(valid)):
         start = offsets[i]
-        if not valid[i] or offsets[i + 1] - start != 13 or data[start] == 57:
+        if not _fits(offsets, valid, i, 13) or data[start] == 57 or not _all_within(data, start, 13, 48, 57):
             continue
-        total, ok = 0, True
-        for k in range(13):
-            b = data[start + k]
-            if not _is_digit(b):
-                ok = False
-                break
-            if k < 12:
-                total += (b - 48) * (13 - k)
-        out[i] = ok and (11 - total % 11) % 10 == data[start + 12] - 48
+        total = 0
+        for k in range(12):
+            total += (data[start + k] - 48) * (13 - k)
+        out[i] = (11 - total % 11) % 10 == data[start + 12] - 48
     return out
 
 
 @njit(**_KERNEL)
 def gcode(offsets, data, valid):
     """`G` and twelve digits."""
-    n = len(valid)
-    out = np.zeros(n, np.bool_)
-    for i in range(n):
-        start = offsets[i]
-        if not valid[i] or offsets[i + 1] - start != 13 or data[start] != 71:
-            continue
-        ok = True
-        for k in range(1, 13):
-            if not _is_digit(data[start + k]):
-                ok = False
-                break
-        out[i] = ok
+    out = np.zeros(len(valid), np.bool_)
+    for i in range(len(valid)):
+        out[i] = (_fits(offsets, valid, i, 13) and data[offsets[i]] == 71
+                  and _all_within(data, offsets[i] + 1, 12, 48, 57))
     return out
-
-
-@njit(**_KERNEL)
-def capitals(offsets, data, valid, width):
-    """Not null, exactly `width` bytes, all ASCII capitals."""
-    n = len(valid)
-    out = np.zeros(n, np.bool_)
-    for i in range(n):
-        start = offsets[i]
-        if not valid[i] or offsets[i + 1] - start != width:
-            continue
-        ok = True
-        for k in range(width):
-            b = data[start + k]
-            if b < 65 or b > 90:
-                ok = False
-                break
-        out[i] = ok
-    return out
-
-
-@njit(**_KERNEL)
-def codes_in(offsets, data, valid, width, table):
-    """Not null, `width` digits, and flagged in `table` (indexed by the digits read as a number)."""
-    n = len(valid)
-    out = np.zeros(n, np.bool_)
-    for i in range(n):
-        start = offsets[i]
-        if not valid[i] or offsets[i + 1] - start != width:
-            continue
-        value, ok = 0, True
-        for k in range(width):
-            b = data[start + k]
-            if not _is_digit(b):
-                ok = False
-                break
-            value = value * 10 + (b - 48)
-        out[i] = ok and table[value]
-    return out
-
-
-# Date layouts: where the year, month and day digits sit, and the separators between them.
-ISO, DMY, YMD = 0, 1, 2  # yyyy-mm-dd, dd/mm/yyyy, yyyymmdd
 
 
 @njit(**_KERNEL)
@@ -156,6 +115,22 @@ def _number(data, start, count):
     for k in range(count):
         value = value * 10 + (data[start + k] - 48)
     return value
+
+
+@njit(**_KERNEL)
+def codes_in(offsets, data, valid, width, table):
+    """Not null, `width` digits, and flagged in `table` (indexed by the digits read as a number)."""
+    out = np.zeros(len(valid), np.bool_)
+    for i in range(len(valid)):
+        start = offsets[i]
+        if not _fits(offsets, valid, i, width) or not _all_within(data, start, width, 48, 57):
+            continue
+        out[i] = table[_number(data, start, width)]
+    return out
+
+
+# Date layouts: where the year, month and day digits sit, and the separators between them.
+ISO, DMY, YMD = 0, 1, 2  # yyyy-mm-dd, dd/mm/yyyy, yyyymmdd
 
 
 @njit(**_KERNEL)
@@ -172,7 +147,7 @@ def dates(offsets, data, valid, layout, year_offset, unknown_parts):
     width = 8 if layout == YMD else 10
     for i in range(n):
         s = offsets[i]
-        if not valid[i] or offsets[i + 1] - s != width:
+        if not _fits(offsets, valid, i, width):
             continue
         ok = True
         for k in range(width):
