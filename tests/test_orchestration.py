@@ -2,132 +2,20 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import multiprocessing
 import os
-import shutil
 import time
-import uuid
 from datetime import date, timedelta
-from pathlib import Path
 
 import psycopg
 import pytest
-
-from conftest import _admin_url
-
-START = date(2026, 11, 20)
-DAYS = 5
-MARTS = ("child_equity_profile", "municipality_equity_summary", "province_equity_summary",
-         "national_equity_summary", "municipality_equity_trend")
+from nights import START, _marts, _new_database, _run, generate_clean_landing
 
 
 @pytest.fixture(scope="module")
 def clean_landing(tmp_path_factory):
-    from equity.synth import generate
-
-    out = tmp_path_factory.mktemp("landing")
-    generate(out, persons=700, start=START, days=DAYS, seed=21, faults="clean")
-    return out
-
-
-def _redeliver_enrolment_as_revision_2(landing: Path, day: date) -> None:
-    """A corrected roster for `day`: some pupils now DROPPED_OUT, absences changed; revision 2."""
-    folder = landing / "enrolment" / day.isoformat()
-    manifest = json.loads((folder / "_manifest.json").read_text())
-    (folder / "_manifest.json").unlink()  # the agency re-writes the delivery; manifest last
-    for entry in manifest["files"]:
-        path = folder / entry["name"]
-        codec = "cp874" if entry["encoding"] == "windows-874" else "utf-8-sig"
-        raw = path.read_bytes()
-        bom = raw.startswith(b"\xef\xbb\xbf")
-        lines = raw.decode(codec).split("\n")
-        for i in range(1, len(lines), 7):  # every 7th record
-            lines[i] = lines[i].replace(",ENROLLED,", ",DROPPED_OUT,", 1)
-        data = "\n".join(lines).encode("cp874" if codec == "cp874" else "utf-8")
-        data = (b"\xef\xbb\xbf" + data) if bom else data
-        path.write_bytes(data)
-        entry["sha256"] = hashlib.sha256(data).hexdigest()
-    manifest["revision"] = 2
-    (folder / "_manifest.json").write_text(json.dumps(manifest))
-
-
-def _redeliver_registry_as_revision_2(landing: Path, day: date) -> None:
-    """A corrected registry delta for `day`: its last event withdrawn; revision 2."""
-    folder = landing / "registry" / day.isoformat()
-    manifest = json.loads((folder / "_manifest.json").read_text())
-    (folder / "_manifest.json").unlink()
-    entry = manifest["files"][-1]
-    path = folder / entry["name"]
-    lines = path.read_bytes().rstrip(b"\n").split(b"\n")
-    assert len(lines) > 1, "the day's registry delta should hold an event"
-    data = b"\n".join(lines[:-1]) + b"\n"
-    path.write_bytes(data)
-    entry["sha256"], entry["rows"] = hashlib.sha256(data).hexdigest(), entry["rows"] - 1
-    manifest["revision"] = 2
-    (folder / "_manifest.json").write_text(json.dumps(manifest))
-
-
-def _new_database(server: str) -> str:
-    admin = _admin_url(server)
-    name = f"equity_test_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'create database "{name}"')
-    return admin.rsplit("/", 1)[0] + f"/{name}"
-
-
-def _marts(url: str) -> dict[str, list[tuple]]:
-    out = {}
-    with psycopg.connect(url) as conn:
-        for mart in MARTS:
-            cols = [r[0] for r in conn.execute(
-                "select column_name from information_schema.columns where table_schema = 'marts'"
-                " and table_name = %s order by ordinal_position", (mart,))]
-            order = ", ".join(f'"{c}"' for c in cols)
-            out[mart] = conn.execute(f"select {order} from marts.{mart} order by {order}").fetchall()
-    return out
-
-
-def _run(url: str, landing: Path, first: date, last: date, monkeypatch) -> list[dict]:
-    from equity.orchestrate import run_dates
-
-    monkeypatch.setenv("EQUITY_WAREHOUSE_URL", url)
-    monkeypatch.setenv("EQUITY_LANDING", str(landing))
-    return run_dates(first, last)
-
-
-@pytest.mark.parametrize("server", ["embedded"])
-def test_redelivery_and_rerun_of_a_range_equals_a_clean_run(server, warehouse, clean_landing, tmp_path,
-                                                             monkeypatch):
-    day3, last = START + timedelta(days=2), START + timedelta(days=DAYS - 1)
-    # A: the nights as they happened, then date 3 re-delivered as revision 2 and dates 3-5 re-run.
-    landing_a = tmp_path / "a"
-    shutil.copytree(clean_landing, landing_a)
-    assert {r["state"] for r in _run(warehouse, landing_a, START, last, monkeypatch)} == {"success"}
-    _redeliver_enrolment_as_revision_2(landing_a, day3)
-    _redeliver_registry_as_revision_2(landing_a, day3)  # the incremental registry state must rebuild
-    assert {r["state"] for r in _run(warehouse, landing_a, day3, last, monkeypatch)} == {"success"}
-    # B: a clean warehouse that only ever saw revision 2.
-    landing_b = tmp_path / "b"
-    shutil.copytree(landing_a, landing_b)
-    other = _new_database(server)
-    assert {r["state"] for r in _run(other, landing_b, START, last, monkeypatch)} == {"success"}
-
-    a, b = _marts(warehouse), _marts(other)
-    for mart in MARTS:
-        assert a[mart] == b[mart], f"{mart} differs after re-delivery and re-run"
-    with psycopg.connect(warehouse) as conn:
-        batches = conn.execute("select revision, status from audit.load_batches where source = 'enrolment'"
-                               " and extract_date = %s order by batch_id", (day3,)).fetchall()
-        dropped = conn.execute("select count(*) from marts.child_equity_profile where as_of_date = %s"
-                               " and out_of_school_reason = 'DROPPED_OUT'", (day3,)).fetchone()[0]
-        registry = conn.execute("select revision, status from audit.load_batches where source = 'registry'"
-                                " and extract_date = %s order by batch_id", (day3,)).fetchall()
-    # the lower revision is kept in the audit trail, not in raw; the correction shows in the marts
-    assert batches[0] == (1, "superseded") and batches[-1] == (2, "loaded")
-    assert registry[0] == (1, "superseded") and registry[-1] == (2, "loaded")
-    assert dropped > 0
+    return generate_clean_landing(tmp_path_factory)
 
 
 def _load_and_get_killed(url: str, landing: str, day: str) -> None:
