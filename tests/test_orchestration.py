@@ -110,7 +110,7 @@ def test_a_database_restart_mid_step_fails_cleanly_and_a_retry_succeeds(tmp_path
 
 
 def test_the_embedded_server_takes_its_settings_at_every_start(tmp_path):
-    """A server made before a settings change gets it at its next start, on the same port."""
+    """A server made before a settings change gets it at its next start."""
     from equity.embedded import _OURS, ensure_embedded, stop_embedded
 
     folder = tmp_path / "pg"
@@ -121,7 +121,7 @@ def test_the_embedded_server_takes_its_settings_at_every_start(tmp_path):
         conf.write_text(conf.read_text().split(_OURS)[0] + _OURS + ours.replace("wal_level = minimal", "")
                         .replace("max_wal_senders = 0", ""))  # as an older release wrote it
         stop_embedded(folder)
-        assert ensure_embedded(folder) == url
+        url = ensure_embedded(folder)  # the same port if it is still free
         with psycopg.connect(url) as conn:
             # one server, no standby: a batch COPY'd into the partition its transaction made writes no WAL
             assert conn.execute("show wal_level").fetchone() == ("minimal",)

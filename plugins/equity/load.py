@@ -166,7 +166,7 @@ def _copy_batch(url: str, zone: LandingZone, delivery: Delivery, run_id: str) ->
         failure: Exception | None = None
         try:
             # One COPY a file, its name the column's default: the server then parses neither the name
-            # on every row (a sixth of a registry row's bytes) nor a wider row.
+            # on every row (a fifth of a registry row's COPY text).
             statement = sql.SQL("copy {part} ({cols}, _line) from stdin with (freeze, format text,"
                                 " encoding 'UTF8')").format(part=part, cols=cols)
             with conn.cursor() as cur:

@@ -1,11 +1,13 @@
 """The extract contracts' row rules, judged on Arrow batches in the loader's process.
 
-The loader parses each delivery file in Arrow (C++) on its way to COPY, so the rules run here,
-vectorised, on the client's core while the server's core runs the COPY: no second pass over the
-batch in PostgreSQL. Each source has an ordered list of (reason, rule); a row's reason is the first
-rule it breaks. A rule returns a boolean array with SQL's three-valued logic (null where SQL would
-give null), and null counts as broken, as `coalesce(condition, true)` did in the SQL rules these
-replace: tests/test_bench_load.py proves both give the same reason on every edge case.
+The loader parses each delivery file in Arrow (C++) on its way to COPY, so the rules run here, on
+the client's core while the server's core runs the COPY: no second pass over the batch in
+PostgreSQL. Byte-level checks (codes, check digits, dates, reference codes) are compiled loops in
+equity.text_kernels; the rest are Arrow compute calls. Each source has an ordered list of
+(reason, rule); a row's reason is the first rule it breaks. A rule returns a boolean array, with
+SQL's three-valued logic where it is an Arrow array (null where SQL would give null); null counts as
+broken, as `coalesce(condition, true)` did in the SQL rules these replace: tests/test_bench_load.py
+proves both give the same reason on every edge case.
 
 Enum lists and the reason vocabulary come from equity.contracts; the code lists from the reference
 tables (see `context`).
