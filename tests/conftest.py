@@ -26,10 +26,12 @@ os.environ.pop("EQUITY_WAREHOUSE_URL", None)
 # The rest of Airflow's settings (DAG folder, metadata DB...) too, before any test imports Airflow
 # (equity.notify, equity.airflow_support do): else a worker whose first test does so runs every
 # later DAG from Airflow's default DAG folder, which is empty.
+# Set, not defaulted: an xdist worker inherits the controller's values, and each worker keeps its
+# own metadata DB under its own home.
 from equity.orchestrate import airflow_env  # noqa: E402  (imports no Airflow itself)
 
-for _key, _value in airflow_env().items():
-    os.environ.setdefault(_key, _value)
+os.environ.pop("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", None)
+os.environ.update(airflow_env())
 
 SYSTEM_URL = os.environ.get("EQUITY_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 TEST_KEY = "test-only key, not a secret"
