@@ -434,7 +434,7 @@ def run(admin_url: str, scale: str, sources=("enrolment", "registry"), repeats: 
         for rep in range(repeats):
             for source in sources:
                 s = info["sources"][source]
-                with ServerCpu() as bare_cpu:
+                with ServerCpu() as bare_cpu:  # the server's CPU for one bare COPY, beside the load's
                     bare1 = bare_copy(url, s["folder"], source)
                 with ServerCpu() as server_cpu:
                     load = load_in_subprocess(url, landing, source, info["extract_date"])
