@@ -183,6 +183,47 @@ def test_repeated_keys_are_found_across_files(wh, tmp_path):
         ("enrolment_20261120_001.csv", 2), ("enrolment_20261120_002.csv", 2)]
 
 
+def _many_pages_of_rows(first: int, count: int, rng) -> list[str]:
+    """Rows over many pages: school names of 0 to 300 Thai characters (1-byte and 4-byte lengths on the
+    page), some empty and unquoted (null), valid national IDs."""
+    from equity.contracts import national_id_check_digit
+
+    rows = []
+    for i in range(first, first + count):
+        twelve = f"1101{i:08d}"
+        name = "ก" * int(rng.integers(0, 300))
+        row = enrolment_row(twelve + str(national_id_check_digit(twelve)), school_name=name)
+        rows.append(row.replace('""', '') if not name and i % 2 else row)
+    return rows
+
+
+@pytest.mark.parametrize("longest", [300, 3000], ids=["placed", "too-long-to-place"])
+def test_repeated_keys_are_read_back_where_the_loader_placed_them_else_found_by_a_scan(wh, tmp_path, caplog,
+                                                                                       longest):
+    """Three files over many pages: the repeated keys' rows are read back by the places the loader
+    worked out (no scan); a row too long to place (PostgreSQL may compress it) makes it scan instead,
+    with the same verdicts."""
+    rng = np.random.default_rng(5)
+    files = [_many_pages_of_rows(0, 400, rng), _many_pages_of_rows(400, 400, rng), _many_pages_of_rows(800, 400, rng)]
+    files[1][10] = files[0][100]                                    # an exact copy: duplicate_row
+    files[2][399] = files[0][5].replace(",2,P4,", ",2,P5,")        # same key, other grade: conflicting_key
+    files[2][0] = enrolment_row(files[2][0].split(",")[0], school_name="ข" * longest)
+    write_delivery(tmp_path, "enrolment", D, {f"enrolment_20261120_00{n + 1}.csv": (enrolment_csv(rows), "utf-8", 400)
+                                              for n, rows in enumerate(files)})
+    with caplog.at_level("WARNING", logger="equity.load"):
+        out = load_delivery(wh, str(tmp_path), "enrolment", D, "run-1")
+    assert (out.rows, out.rejected) == (1197, 3)
+    assert _raw(wh, "select _file, _line, reason from quarantine.enrolment_rejects order by _file, _line") == [
+        ("enrolment_20261120_001.csv", 7, "conflicting_key"),
+        ("enrolment_20261120_002.csv", 12, "duplicate_row"),
+        ("enrolment_20261120_003.csv", 401, "conflicting_key"),
+    ]
+    assert _raw(wh, "select count(*) from raw.enrolment_roster where _file = 'enrolment_20261120_001.csv'"
+                " and _line = 102") == [(1,)]  # the first copy stays
+    scanned = [r.getMessage() for r in caplog.records if "scanning the batch" in r.getMessage()]
+    assert len(scanned) == (0 if longest == 300 else 1), scanned
+
+
 def test_key_hash_is_a_function_of_the_value_alone():
     """The same key hashes the same in a batch of one width (read as words) and in a mixed one."""
     uniform = pa.record_batch({"a": pa.array(["1101700203450", "1101700203468"]), "b": pa.array(["X", "Y"])})

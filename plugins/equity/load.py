@@ -14,11 +14,13 @@ import time
 from dataclasses import asdict, dataclass
 from datetime import date
 
+import numpy as np
 import psycopg
 import pyarrow as pa
 from psycopg import sql
 
 from equity import row_rules
+from equity.heap_layout import PAGE, RowPlaces
 from equity.landing import BLOCK, Delivery, DeliveryRefused, FileCheck, LandingZone
 from equity.row_stream import (
     BoundedQueuedWriter,
@@ -143,6 +145,9 @@ def _copy_batch(url: str, zone: LandingZone, delivery: Delivery, run_id: str) ->
     with connect(url) as conn:
         # One loader per (source, date) at a time; a second waits, then replaces.
         conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"load:{delivery.source}:{delivery.extract_date}",))
+        # Ask the kernel to write the new table's pages out while the COPY runs (sync_file_range every
+        # 2 MB), so the commit's sync of the file (wal_level=minimal) or the checkpoint finds them written.
+        conn.execute("set local backend_flush_after = '2MB'")
         batch_id = conn.execute(
             "insert into audit.load_batches (source, extract_date, revision, mode, run_id, status, files,"
             " rows_manifest) values (%s, %s, %s, %s, %s, 'loading', %s, %s) returning batch_id",
@@ -161,6 +166,8 @@ def _copy_batch(url: str, zone: LandingZone, delivery: Delivery, run_id: str) ->
         ctx = row_rules.context(conn, delivery.extract_date)
         spill = RejectSpill(batch_id)
         keys = KeyTracker(CANDIDATE_KEY.get(delivery.source, contract.key))
+        places = RowPlaces(len(delivery.files))
+        floors = []  # per file: the batch table's last page before its COPY (its first row is there or after)
         copied = 0
         current_file = None  # the file being sent (a server error surfaces while it is)
         failure: Exception | None = None
@@ -173,9 +180,11 @@ def _copy_batch(url: str, zone: LandingZone, delivery: Delivery, run_id: str) ->
                 try:
                     if delivery.files:
                         current_file = delivery.files[0].name
-                        upcoming = _FileRows(zone, delivery, delivery.files[0], ctx, spill, keys, 0)
+                        upcoming = _FileRows(zone, delivery, delivery.files[0], ctx, spill, keys, places, 0)
                     for file_no, f in enumerate(delivery.files):
                         current_file, file_rows = f.name, upcoming
+                        floors.append(max(cur.execute("select pg_relation_size(%s::regclass)",
+                                                      (part.as_string(conn),)).fetchone()[0] // PAGE - 1, 0))
                         cur.execute(sql.SQL("alter table {part} alter column _file set default {name}").format(
                             part=part, name=sql.Literal(f.name)))
                         with cur.copy(statement, writer=BoundedQueuedWriter(cur)) as copy:
@@ -183,7 +192,7 @@ def _copy_batch(url: str, zone: LandingZone, delivery: Delivery, run_id: str) ->
                                 copy.write(text)
                             if file_no + 1 < len(delivery.files):  # parsed while this COPY drains
                                 upcoming = _FileRows(zone, delivery, delivery.files[file_no + 1], ctx, spill, keys,
-                                                     file_no + 1)
+                                                     places, file_no + 1)
                             split = _Split()
                         split("client_wait_for_server")
                         if file_rows.rows != f.rows:
@@ -211,7 +220,8 @@ def _copy_batch(url: str, zone: LandingZone, delivery: Delivery, run_id: str) ->
                     copy.write(block)
         finally:
             spill.close()
-        rejected = spill.rows + _check_keys(conn, delivery, batch_id, part, cols, rejects, *keys.candidates())
+        rejected = spill.rows + _check_keys(conn, delivery, batch_id, part, cols, rejects, places, floors,
+                                            *keys.candidates())
         phase("check_keys")
         loaded = copied - rejected
         # Statistics for the planner (row count, the key's distinct values) from a small sample: a full
@@ -251,10 +261,10 @@ class _FileRows:
     """
 
     def __init__(self, zone: LandingZone, delivery: Delivery, f, ctx, spill: RejectSpill, keys: KeyTracker,
-                 file_no: int):
+                 places: RowPlaces, file_no: int):
         self.rows = 0
         self.split = _Split()  # where the client's time goes, for the benchmark's profile
-        self.chunks = self._chunks(zone, delivery, f, ctx, spill, keys, file_no)
+        self.chunks = self._chunks(zone, delivery, f, ctx, spill, keys, places, file_no)
         self.first = next(self.chunks, None)
 
     def __iter__(self):
@@ -263,7 +273,7 @@ class _FileRows:
             yield self.first
         yield from self.chunks
 
-    def _chunks(self, zone, delivery, f, ctx, spill, keys, file_no):
+    def _chunks(self, zone, delivery, f, ctx, spill, keys, places, file_no):
         contract = delivery.contract
         if contract.file_format == "parquet":
             # Arrow reads Parquet by random access: check the file's bytes in a pass of their own.
@@ -297,6 +307,8 @@ class _FileRows:
                         yield text
                         split("client_wait_for_server")
                         keys.add(file_no, batch, lines, keep)
+                        places.add(file_no, batch, np.flatnonzero(good) if keep is not None
+                                   else np.arange(batch.num_rows), f.name)
                         split("client_key_hashes")
             except MalformedRow as exc:
                 raise refuse_malformed(delivery, f, str(exc)) from None
@@ -304,12 +316,14 @@ class _FileRows:
             check.finish()
 
 
-def _check_keys(conn, delivery: Delivery, batch_id: int, part, cols, rejects, file_nos, lines) -> int:
+def _check_keys(conn, delivery: Delivery, batch_id: int, part, cols, rejects, places: RowPlaces, floors: list[int],
+                file_nos, lines, sent) -> int:
     """Move the rows of repeated keys that must not stay to quarantine; returns how many.
 
     The client found the rows whose key hash occurs more than once (`KeyTracker`); only those rows are
     read again, and the verdict is exact: all of a key's rows are `conflicting_key` when they differ,
-    else every copy after the first (in file then line order) is a `duplicate_row`.
+    else every copy after the first (in file then line order) is a `duplicate_row`. They are read by
+    their ctid where the client could place them (equity.heap_layout), else by a scan of the table.
     """
     if not len(lines):
         return 0
@@ -319,11 +333,20 @@ def _check_keys(conn, delivery: Delivery, batch_id: int, part, cols, rejects, fi
     row_text = sql.SQL("concat_ws(chr(31), {})").format(
         sql.SQL(", ").join(sql.SQL("coalesce({}, chr(30))").format(sql.Identifier(c)) for c in contract.columns))
     conn.execute("set local jit = off")  # compiling the window query would cost more than running it
-    # The planner overestimates the rows the hashed `_line = any(...)` keeps and so prices the parallel
-    # scan out; it keeps a few thousand rows of millions.
-    conn.execute("set local parallel_tuple_cost = 0.001; set local parallel_setup_cost = 10")
-    # The candidates as constant arrays (merged client-side: a Param array would be searched linearly):
-    # `_line = any(...)` is a hashed test per row of the scan, the pairs are matched on the few it keeps.
+    tids = _placed(conn, part, files, places, floors, file_nos, lines, sent)
+    if tids is not None:
+        where = sql.SQL("ctid = any(%(tids)s::text[]::tid[])")
+    else:
+        log.warning("%s %s: rows not where the loader placed them; scanning the batch for repeated keys",
+                    delivery.source, delivery.extract_date)
+        # The planner overestimates the rows the hashed `_line = any(...)` keeps and so prices the
+        # parallel scan out; it keeps a few thousand rows of millions.
+        conn.execute("set local parallel_tuple_cost = 0.001; set local parallel_setup_cost = 10")
+        # The candidates as constant arrays (merged client-side: a Param array would be searched
+        # linearly): `_line = any(...)` is a hashed test per row of the scan, the pairs are matched on
+        # the few it keeps.
+        where = sql.SQL("_line = any(%(lines)s::int[])"
+                        " and (_file, _line) in (select * from unnest(%(cand_files)s::text[], %(lines)s::int[]))")
     psycopg.ClientCursor(conn).execute(sql.SQL("""
         create temp table _bad on commit drop as
         select _tid, _file, _line, case when _conflict then 'conflicting_key' else 'duplicate_row' end as _reason,
@@ -332,13 +355,12 @@ def _check_keys(conn, delivery: Delivery, batch_id: int, part, cols, rejects, fi
             select *, row_number() over (partition by {key}, _row order by _file_no, _line) as _copy_no,
                    min(_row) over (partition by {key}) <> max(_row) over (partition by {key}) as _conflict
             from (select ctid as _tid, *, {row_text} as _row, array_position(%(files)s::text[], _file) as _file_no
-                  from {part}
-                  where _line = any(%(lines)s::int[])
-                    and (_file, _line) in (select * from unnest(%(cand_files)s::text[], %(lines)s::int[]))) as c
+                  from {part} where {where}) as c
         ) as k
         where _conflict or _copy_no > 1
-    """).format(cols=cols, key=key, row_text=row_text, part=part),
-        {"files": files, "lines": lines.tolist(), "cand_files": [files[i] for i in file_nos.tolist()]})
+    """).format(cols=cols, key=key, row_text=row_text, part=part, where=where),
+        {"files": files, "lines": lines.tolist(), "cand_files": [files[i] for i in file_nos.tolist()],
+         "tids": tids})
     # The original values, column by column, so nothing of a rejected row is lost.
     original = sql.SQL("jsonb_build_object({})").format(sql.SQL(", ").join(
         sql.SQL("{}, {}").format(sql.Literal(c), sql.Identifier(c)) for c in contract.columns))
@@ -349,6 +371,30 @@ def _check_keys(conn, delivery: Delivery, batch_id: int, part, cols, rejects, fi
     ).format(rejects=rejects, original=original), (batch_id, files)).rowcount
     conn.execute(sql.SQL("delete from {part} where ctid = any(array(select _tid from _bad))").format(part=part))
     return rejected
+
+
+def _placed(conn, part, files, places: RowPlaces, floors, file_nos, lines, sent) -> list[str] | None:
+    """The candidates' ctids, as the client placed them, once checked against the rows found there;
+    None when any is not where it was placed."""
+    # Where each file's first row landed: the first of its rows from the page its COPY started on.
+    starts = []
+    for name, floor in zip(files, floors, strict=True):
+        found = conn.execute(sql.SQL("select ctid::text from {} where ctid >= %s::tid and _file = %s limit 1").format(
+            part), (f"({floor},0)", name)).fetchone()
+        starts.append(tuple(int(x) for x in found[0].strip("()").split(",")) if found else None)
+    wanted = [sent[file_nos == f] for f in range(len(files))]
+    located = places.locate(starts, wanted)
+    if located is None:
+        return None
+    tids = np.empty(len(lines), object)
+    for f in range(len(files)):
+        tids[file_nos == f] = located[f]
+    found = dict(conn.execute(sql.SQL("select ctid::text, _file || ':' || _line from {} where ctid = any(%s::tid[])")
+                              .format(part), (tids.tolist(),)).fetchall())
+    expected = (f"{files[f]}:{line}" for f, line in zip(file_nos.tolist(), lines.tolist(), strict=True))
+    if any(found.get(tid) != where for tid, where in zip(tids.tolist(), expected, strict=True)):
+        return None
+    return tids.tolist()
 
 
 def _copy_options(file_format: str, encoding: str | None) -> str:

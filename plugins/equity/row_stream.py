@@ -244,21 +244,26 @@ class KeyTracker:
 
     def __init__(self, key: tuple[str, ...]):
         self.key = key
-        self.batches: list[tuple[int, np.ndarray, np.ndarray]] = []  # (file number, hashes, lines)
+        # (file number, hashes, lines, number of the batch's first row among the file's rows sent)
+        self.batches: list[tuple[int, np.ndarray, np.ndarray, int]] = []
+        self.sent: dict[int, int] = {}
 
     def add(self, file_no: int, batch: pa.RecordBatch, lines: np.ndarray, keep: np.ndarray | None = None) -> None:
         """The rows of a batch (those `keep` marks) that went to the table."""
         hashes = key_hashes(batch, self.key)
         if keep is not None:
             hashes, lines = hashes[keep], lines[keep]
-        self.batches.append((file_no, hashes, lines.astype(np.int32)))
+        first = self.sent.get(file_no, 0)
+        self.sent[file_no] = first + len(hashes)
+        self.batches.append((file_no, hashes, lines.astype(np.int32), first))
 
-    def candidates(self) -> tuple[np.ndarray, np.ndarray]:
-        """(file numbers, lines) of every row whose key hash occurs more than once."""
-        empty = np.zeros(0, np.int16), np.zeros(0, np.int32)
+    def candidates(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(file numbers, lines, numbers among their file's rows sent) of every row whose key hash
+        occurs more than once."""
+        empty = np.zeros(0, np.int16), np.zeros(0, np.int32), np.zeros(0, np.int64)
         if not self.batches:
             return empty
-        top = np.concatenate([(h >> np.uint64(32)).astype(np.uint32) for _, h, _ in self.batches])
+        top = np.concatenate([(h >> np.uint64(32)).astype(np.uint32) for _, h, _, _ in self.batches])
         top.sort()
         repeated_top = np.unique(top[1:][top[1:] == top[:-1]])
         del top
@@ -266,8 +271,8 @@ class KeyTracker:
             return empty
         screen = np.zeros(1 << self._FILTER_BITS, bool)
         screen[repeated_top & ((1 << self._FILTER_BITS) - 1)] = True
-        files, lines, hashes = [], [], []
-        for file_no, h, batch_lines in self.batches:
+        files, lines, sent, hashes = [], [], [], []
+        for file_no, h, batch_lines, first in self.batches:
             top_h = (h >> np.uint64(32)).astype(np.uint32)
             maybe = np.flatnonzero(screen[top_h & ((1 << self._FILTER_BITS) - 1)])
             at = np.minimum(np.searchsorted(repeated_top, top_h[maybe]), len(repeated_top) - 1)
@@ -275,6 +280,7 @@ class KeyTracker:
             if len(rows):
                 hashes.append(h[rows])
                 lines.append(batch_lines[rows])
+                sent.append(first + rows)
                 files.append(np.full(len(rows), file_no, np.int16))
         self.batches = []
         if not hashes:
@@ -282,4 +288,4 @@ class KeyTracker:
         hashes_all = np.concatenate(hashes)
         values, counts = np.unique(hashes_all, return_counts=True)
         repeat = np.isin(hashes_all, values[counts > 1])
-        return np.concatenate(files)[repeat], np.concatenate(lines)[repeat]
+        return np.concatenate(files)[repeat], np.concatenate(lines)[repeat], np.concatenate(sent)[repeat]
