@@ -333,10 +333,17 @@ def _check_keys(conn, delivery: Delivery, batch_id: int, part, cols, rejects, pl
     row_text = sql.SQL("concat_ws(chr(31), {})").format(
         sql.SQL(", ").join(sql.SQL("coalesce({}, chr(30))").format(sql.Identifier(c)) for c in contract.columns))
     conn.execute("set local jit = off")  # compiling the window query would cost more than running it
-    tids = _placed(conn, part, files, places, floors, file_nos, lines, sent)
+    candidates = sql.SQL("create temp table _candidates on commit drop as"
+                         " select ctid as _tid, * from {part} where {where}")
+    tids = _placed(conn, part, files, places, floors, file_nos, sent)
     if tids is not None:
-        where = sql.SQL("ctid = any(%(tids)s::text[]::tid[])")
-    else:
+        conn.execute(candidates.format(part=part, where=sql.SQL("ctid = any(%s::tid[])")), (tids,))
+        found = dict(conn.execute("select _tid::text, _file || ':' || _line from _candidates").fetchall())
+        expected = (f"{files[f]}:{line}" for f, line in zip(file_nos.tolist(), lines.tolist(), strict=True))
+        if len(found) != len(tids) or any(found.get(t) != e for t, e in zip(tids, expected, strict=True)):
+            conn.execute("drop table _candidates")
+            tids = None
+    if tids is None:
         log.warning("%s %s: rows not where the loader placed them; scanning the batch for repeated keys",
                     delivery.source, delivery.extract_date)
         # The planner overestimates the rows the hashed `_line = any(...)` keeps and so prices the
@@ -345,22 +352,22 @@ def _check_keys(conn, delivery: Delivery, batch_id: int, part, cols, rejects, pl
         # The candidates as constant arrays (merged client-side: a Param array would be searched
         # linearly): `_line = any(...)` is a hashed test per row of the scan, the pairs are matched on
         # the few it keeps.
-        where = sql.SQL("_line = any(%(lines)s::int[])"
-                        " and (_file, _line) in (select * from unnest(%(cand_files)s::text[], %(lines)s::int[]))")
-    psycopg.ClientCursor(conn).execute(sql.SQL("""
+        psycopg.ClientCursor(conn).execute(candidates.format(part=part, where=sql.SQL(
+            "_line = any(%(lines)s::int[])"
+            " and (_file, _line) in (select * from unnest(%(cand_files)s::text[], %(lines)s::int[]))")),
+            {"lines": lines.tolist(), "cand_files": [files[i] for i in file_nos.tolist()]})
+    conn.execute(sql.SQL("""
         create temp table _bad on commit drop as
         select _tid, _file, _line, case when _conflict then 'conflicting_key' else 'duplicate_row' end as _reason,
                {cols}
         from (
             select *, row_number() over (partition by {key}, _row order by _file_no, _line) as _copy_no,
                    min(_row) over (partition by {key}) <> max(_row) over (partition by {key}) as _conflict
-            from (select ctid as _tid, *, {row_text} as _row, array_position(%(files)s::text[], _file) as _file_no
-                  from {part} where {where}) as c
+            from (select *, {row_text} as _row, array_position(%s::text[], _file) as _file_no
+                  from _candidates) as c
         ) as k
         where _conflict or _copy_no > 1
-    """).format(cols=cols, key=key, row_text=row_text, part=part, where=where),
-        {"files": files, "lines": lines.tolist(), "cand_files": [files[i] for i in file_nos.tolist()],
-         "tids": tids})
+    """).format(cols=cols, key=key, row_text=row_text), (files,))
     # The original values, column by column, so nothing of a rejected row is lost.
     original = sql.SQL("jsonb_build_object({})").format(sql.SQL(", ").join(
         sql.SQL("{}, {}").format(sql.Literal(c), sql.Identifier(c)) for c in contract.columns))
@@ -373,27 +380,20 @@ def _check_keys(conn, delivery: Delivery, batch_id: int, part, cols, rejects, pl
     return rejected
 
 
-def _placed(conn, part, files, places: RowPlaces, floors, file_nos, lines, sent) -> list[str] | None:
-    """The candidates' ctids, as the client placed them, once checked against the rows found there;
-    None when any is not where it was placed."""
+def _placed(conn, part, files, places: RowPlaces, floors, file_nos, sent) -> list[str] | None:
+    """The candidates' ctids as the client placed them, or None where it cannot tell."""
     # Where each file's first row landed: the first of its rows from the page its COPY started on.
     starts = []
     for name, floor in zip(files, floors, strict=True):
         found = conn.execute(sql.SQL("select ctid::text from {} where ctid >= %s::tid and _file = %s limit 1").format(
             part), (f"({floor},0)", name)).fetchone()
         starts.append(tuple(int(x) for x in found[0].strip("()").split(",")) if found else None)
-    wanted = [sent[file_nos == f] for f in range(len(files))]
-    located = places.locate(starts, wanted)
+    located = places.locate(starts, [sent[file_nos == f] for f in range(len(files))])
     if located is None:
         return None
-    tids = np.empty(len(lines), object)
+    tids = np.empty(len(sent), object)
     for f in range(len(files)):
         tids[file_nos == f] = located[f]
-    found = dict(conn.execute(sql.SQL("select ctid::text, _file || ':' || _line from {} where ctid = any(%s::tid[])")
-                              .format(part), (tids.tolist(),)).fetchall())
-    expected = (f"{files[f]}:{line}" for f, line in zip(file_nos.tolist(), lines.tolist(), strict=True))
-    if any(found.get(tid) != where for tid, where in zip(tids.tolist(), expected, strict=True)):
-        return None
     return tids.tolist()
 
 
