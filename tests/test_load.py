@@ -239,6 +239,56 @@ def test_key_hash_is_a_function_of_the_value_alone():
     assert list(key_hashes(many, ("a", "b"))[:4]) == list(key_hashes(few, ("a", "b")))
 
 
+def _awkward_registry_lines(lao: str) -> list[str]:
+    good = f"1101700203450|25580214|1|THA|63010012345|630101|{lao}|BASELINE|25690101||"
+    return [
+        good,                                                               # the two parent IDs empty (null)
+        "|" + good.split("|", 1)[1],                                        # the first field empty
+        good.replace("|THA|", "|back\\slash\\N|").replace("1101700203450", "1101700203468"),
+        good.replace("|THA|", "|tab\there|").replace("1101700203450", "1101700203476"),
+        good.replace("|THA|", "|ไทย|").replace("1101700203450", "1101700203484") + "\r",  # CR LF, Thai
+        good.replace("1101700203450", "1101700203492") + "1101700203450",  # the last field filled
+    ]
+
+
+@pytest.mark.parametrize("final_break", [True, False], ids=["ends-with-a-line-break", "no-final-line-break"])
+def test_pipe_lines_are_rewritten_to_copy_text_exactly_as_the_parsed_values_would_be(wh, tmp_path, final_break):
+    """The registry's lines go to COPY rewritten from their bytes (text_kernels.pipe_lines_to_text):
+    byte for byte what writing the parsed values gives, for every subset of rows, and in raw the values."""
+    from equity.landing import FileCheck, LandingZone
+    from equity.row_stream import copy_text, pipe_batches
+
+    lines = _awkward_registry_lines(_lao(wh))
+    data = "\n".join([REGISTRY_HEADER, *lines]) + ("\n" if final_break else "")
+    write_delivery(tmp_path, "registry", D, {"registry_20261120_001.txt": (data.encode("cp874"), "windows-874", 6)},
+                   mode="full")
+    zone = LandingZone(str(tmp_path))
+    delivery = zone.read_manifest("registry", D)
+    f = delivery.files[0]
+    with zone.open(zone.existing_path(delivery, f)) as fh:
+        first = fh.read(1 << 20)
+        check = FileCheck(delivery, f, decode=False)
+        check.update(first)
+        batches = list(pipe_batches(first, fh, check, delivery.contract.columns, f.encoding))
+    assert [int(n) for _, numbers, _ in batches for n in numbers] == [2, 3, 4, 5, 6, 7]
+    rng = np.random.default_rng(0)
+    for batch, numbers, spans in batches:
+        assert spans is not None
+        for keep in [None, *(rng.random(batch.num_rows) < 0.5 for _ in range(8))]:
+            assert bytes(copy_text(batch, numbers, keep, spans)) == bytes(copy_text(batch, numbers, keep)), keep
+
+    out = load_delivery(wh, str(tmp_path), "registry", D, "run-1")
+    assert (out.rows, out.rejected) == (2, 4)
+    assert _raw(wh, "select mother_pid, father_pid, _line from raw.registry_events order by _line") == [
+        (None, None, 2), (None, "1101700203450", 7)]
+    originals = _raw(wh, "select _line, reason, original->>'pid', original->>'nationality' "
+                     " from quarantine.registry_rejects order by _line")
+    assert originals == [(3, "blank_person_id", None, "THA"),
+                         (4, "unknown_enum", "1101700203468", "back\\slash\\N"),
+                         (5, "unknown_enum", "1101700203476", "tab\there"),
+                         (6, "unknown_enum", "1101700203484", "ไทย")]
+
+
 def test_a_line_that_does_not_split_into_the_contract_fields_refuses_the_delivery(wh, tmp_path):
     good = f"1101700203450|25580214|1|THA|63010012345|630101|{_lao(wh)}|BASELINE|25690101||"
     ragged = "1101700203468|25580214|1|THA|สมชาย ใจดี"  # a name where it should not be, and fields missing

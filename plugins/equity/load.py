@@ -29,6 +29,7 @@ from equity.row_stream import (
     RejectSpill,
     copy_text,
     parquet_batches,
+    pipe_batches,
     refuse_malformed,
     text_batches,
 )
@@ -287,10 +288,13 @@ class _FileRows:
                 first = fh.read(BLOCK)
                 check.update(first)
                 check.header(zone, path)
-                batches = text_batches(first, fh, check, contract.columns, contract.file_format, f.encoding)
+                if contract.file_format == "pipe":
+                    batches = pipe_batches(first, fh, check, contract.columns, f.encoding)
+                else:
+                    batches = text_batches(first, fh, check, contract.columns, contract.file_format, f.encoding)
             split = self.split
             try:
-                for batch, lines in batches:
+                for batch, lines, *spans in batches:
                     split("client_parse")
                     self.rows += batch.num_rows
                     codes = row_rules.first_broken(delivery.source, batch, ctx)
@@ -302,7 +306,7 @@ class _FileRows:
                                   [row_rules.reason_of(delivery.source, int(code)) for code in codes[bad]])
                     split("client_rules")
                     if good.any():
-                        text = copy_text(batch, lines, keep)
+                        text = copy_text(batch, lines, keep, *spans)
                         split("client_encode")
                         yield text
                         split("client_wait_for_server")

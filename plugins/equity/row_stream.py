@@ -17,6 +17,7 @@ import re
 import tempfile
 from collections.abc import Iterator
 from queue import Queue
+from typing import NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -56,6 +57,13 @@ class _CheckedReader(io.RawIOBase):
         except UnicodeDecodeError as exc:
             raise self.check.refuse("encoding", f"not valid {self.check.f.encoding} at byte {start + exc.start}"
                                     ) from None
+
+    def blocks(self) -> Iterator[bytes]:
+        """The file as UTF-8 blocks of about READ_BLOCK bytes, each checked on the way."""
+        yield self.out
+        while raw := self.fh.read(READ_BLOCK):
+            self.check.update(raw)
+            yield self._utf8(raw)
 
     def readinto(self, buf) -> int:
         if self.at >= len(self.out):
@@ -103,6 +111,83 @@ def text_batches(first: bytes, fh, check: FileCheck, columns: tuple[str, ...], f
             yield batch, lines
     except pa.ArrowInvalid as exc:
         raise MalformedRow(_describe_malformed(bad_rows, exc, next_line, next_line == records + 2)) from None
+
+
+class LineSpans(NamedTuple):
+    """A parsed batch's rows as the lines they were read from: row i is data[starts[i]:ends[i]]."""
+    data: np.ndarray
+    starts: np.ndarray
+    ends: np.ndarray
+
+
+def pipe_batches(first: bytes, fh, check: FileCheck, columns: tuple[str, ...], encoding: str | None
+                 ) -> Iterator[tuple[pa.RecordBatch, np.ndarray, LineSpans | None]]:
+    """(batch, line numbers, the rows' lines) of a pipe-delimited file whose header the caller has
+    checked; header = line 1.
+
+    Pipe files have no quoting, so a row is a line: the file is cut into blocks at line breaks here and
+    Arrow parses each block on its own, so each batch's rows are also known as lines of bytes, which the
+    loader rewrites to COPY text directly (text_kernels.pipe_lines_to_text) instead of writing the
+    parsed values back out. Should Arrow find other rows than the lines (a bare carriage return ends a
+    row for Arrow), the batch comes without its lines, numbered as Arrow's rows."""
+    reader = _CheckedReader(first, fh, check, ARROW_CODEC.get((encoding or "utf-8").lower()))
+    convert = pacsv.ConvertOptions(column_types={c: pa.string() for c in columns}, null_values=[""],
+                                   strings_can_be_null=True, quoted_strings_can_be_null=False)
+    pending, next_line, header = b"", 2, True
+    for block in _then_end(reader.blocks()):
+        final = block is None
+        text = pending + (block or b"")
+        cut = len(text) if final else text.rfind(b"\n") + 1
+        if not cut:
+            pending = text
+            continue
+        chunk, pending = text[:cut], text[cut:]
+        data = np.frombuffer(chunk, np.uint8)
+        breaks = np.flatnonzero(data == 10)
+        starts = np.concatenate(([0], breaks + 1))
+        ends = np.concatenate((breaks, [len(data)]))
+        if starts[-1] == len(data):  # nothing after the last line break
+            starts, ends = starts[:-1], ends[:-1]
+        if header:  # line 1, checked by the caller
+            starts, ends, header = starts[1:], ends[1:], False
+        if not len(starts):
+            continue
+        ends = ends - ((ends > starts) & (data[np.maximum(ends - 1, 0)] == 13))  # CR LF ends a line too
+        bad_rows: list = []
+
+        def on_invalid(row, bad_rows=bad_rows) -> str:
+            bad_rows.append(row)
+            return "error"
+
+        parse = pacsv.ParseOptions(delimiter="|", quote_char=False, newlines_in_values=False,
+                                   ignore_empty_lines=False, invalid_row_handler=on_invalid)
+        try:
+            table = pacsv.read_csv(
+                pa.py_buffer(chunk)[int(starts[0]):],
+                read_options=pacsv.ReadOptions(use_threads=False, block_size=len(chunk) + 1,
+                                               column_names=list(columns), encoding="utf8"),
+                parse_options=parse, convert_options=convert)
+        except pa.ArrowInvalid as exc:
+            if bad_rows and bad_rows[0].number is not None:
+                row = bad_rows[0]
+                raise MalformedRow(f"line {next_line + row.number - 1}: expected {row.expected_columns} fields,"
+                                   f" found {row.actual_columns}") from None
+            raise MalformedRow(f"a line from line {next_line} on: {str(exc).split(':', 1)[0]}") from None
+        batch = table.combine_chunks().to_batches()[0] if table.num_rows else None
+        if batch is None:
+            continue
+        if batch.num_rows == len(starts):
+            lines = next_line + np.arange(len(starts), dtype=np.int64)
+            spans = LineSpans(data, starts, ends)
+        else:
+            lines, spans = next_line + np.arange(batch.num_rows, dtype=np.int64), None
+        next_line = int(lines[-1]) + 1
+        yield batch, lines, spans
+
+
+def _then_end(blocks: Iterator[bytes]) -> Iterator[bytes | None]:
+    yield from blocks
+    yield None
 
 
 def _value_bytes(col: pa.Array) -> np.ndarray:
@@ -153,14 +238,19 @@ def parquet_batches(fh, columns: tuple[str, ...]) -> Iterator[tuple[pa.RecordBat
         next_line += batch.num_rows
 
 
-def copy_text(batch: pa.RecordBatch, lines: np.ndarray, keep: np.ndarray | None = None) -> memoryview:
+def copy_text(batch: pa.RecordBatch, lines: np.ndarray, keep: np.ndarray | None = None,
+              spans: LineSpans | None = None) -> memoryview:
     """The rows (those `keep` marks) in COPY's text format, UTF-8: the columns, then the line number;
-    a tab between fields, \\N for null.
+    a tab between fields, \\N for null. From the rows' own lines where a pipe file gave them.
 
     Written by compiled loops (text_kernels) straight from Arrow's buffers into one buffer: no
     per-row Python, no intermediate strings. The server parses this format faster than quoted CSV.
     """
     rows = np.arange(batch.num_rows) if keep is None else np.flatnonzero(keep)
+    if spans is not None:
+        out = np.empty(2 * int((spans.ends[rows] - spans.starts[rows]).sum()) + 24 * len(rows), np.uint8)
+        size = tk.pipe_lines_to_text(out, spans.data, spans.starts, spans.ends, rows, lines[rows].astype(np.int64))
+        return memoryview(out)[:size]
     columns = [(offsets, data, valid, tk.needs_escapes(offsets, data))
                for offsets, data, valid in map(tk.buffers, batch.columns)]
     size = np.zeros(len(rows), np.int64)
