@@ -192,8 +192,8 @@ def _copy_batch(url: str, zone: LandingZone, delivery: Delivery, run_id: str) ->
                             for text in file_rows:
                                 copy.write(text)
                             if file_no + 1 < len(delivery.files):  # parsed while this COPY drains
-                                upcoming = _FileRows(zone, delivery, delivery.files[file_no + 1], ctx, spill, keys,
-                                                     places, file_no + 1)
+                                upcoming = _FileRows(zone, delivery, delivery.files[file_no + 1], ctx, spill,
+                                                     keys, places, file_no + 1)
                             split = _Split()
                         split("client_wait_for_server")
                         if file_rows.rows != f.rows:

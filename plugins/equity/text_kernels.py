@@ -49,11 +49,9 @@ def _is_digit(b) -> bool:
     return 48 <= b <= 57
 
 
-@njit(**_KERNEL)
-def _fits(offsets, valid, i, width) -> bool:
-    """Value i is not null and exactly `width` bytes long."""
-    return valid[i] and offsets[i + 1] - offsets[i] == width
-
+# Each check is written once, for one value at data[start:start + length] (`..._at`); the column
+# kernels below apply it to every value of an Arrow column, and equity.registry_lines to each field
+# of a line.
 
 @njit(**_KERNEL)
 def _all_within(data, start, count, low, high) -> bool:
@@ -65,11 +63,113 @@ def _all_within(data, start, count, low, high) -> bool:
 
 
 @njit(**_KERNEL)
+def width_within_at(data, start, length, width, low, high) -> bool:
+    """Exactly `width` bytes, each in low..high."""
+    return length == width and _all_within(data, start, width, low, high)
+
+
+@njit(**_KERNEL)
+def national_id_at(data, start, length) -> bool:
+    """A 13-digit national ID, not starting with 9, whose check digit is right: digits 1..12
+    weigh 13..2, and the 13th is (11 - sum mod 11) mod 10."""
+    if length != 13 or data[start] == 57 or not _all_within(data, start, 13, 48, 57):
+        return False
+    total = 0
+    for k in range(12):
+        total += (data[start + k] - 48) * (13 - k)
+    return (11 - total % 11) % 10 == data[start + 12] - 48
+
+
+@njit(**_KERNEL)
+def _number(data, start, count):
+    value = 0
+    for k in range(count):
+        value = value * 10 + (data[start + k] - 48)
+    return value
+
+
+@njit(**_KERNEL)
+def code_at(data, start, length, width, table) -> bool:
+    """`width` digits, flagged in `table` (indexed by the digits read as a number)."""
+    return width_within_at(data, start, length, width, 48, 57) and table[_number(data, start, width)]
+
+
+# Date layouts: where the year, month and day digits sit, and the separators between them.
+ISO, DMY, YMD = 0, 1, 2  # yyyy-mm-dd, dd/mm/yyyy, yyyymmdd
+
+
+@njit(**_KERNEL)
+def date_at(data, s, length, layout, year_offset, unknown_parts):
+    """(shape, exists, ymd): the value has the layout's digits and separators; those numbers make a
+    date that exists (proleptic Gregorian, years 1-9999); that date as the integer yyyymmdd.
+
+    `year_offset` is subtracted from the year (543 for the Buddhist Era). With `unknown_parts` a month
+    00 reads as 1 July and a day 00 as the 15th. `ymd` is 0 where the shape fails."""
+    width = 8 if layout == YMD else 10
+    if length != width:
+        return False, False, 0
+    for k in range(width):
+        b = data[s + k]
+        if layout == ISO and (k == 4 or k == 7):
+            if b != 45:
+                return False, False, 0
+        elif layout == DMY and (k == 2 or k == 5):
+            if b != 47:
+                return False, False, 0
+        elif not _is_digit(b):
+            return False, False, 0
+    if layout == ISO:
+        y, m, d = _number(data, s, 4), _number(data, s + 5, 2), _number(data, s + 8, 2)
+    elif layout == DMY:
+        y, m, d = _number(data, s + 6, 4), _number(data, s + 3, 2), _number(data, s, 2)
+    else:
+        y, m, d = _number(data, s, 4), _number(data, s + 4, 2), _number(data, s + 6, 2)
+    y -= year_offset
+    if unknown_parts:
+        if m == 0:
+            m, d = 7, 1
+        elif d == 0:
+            d = 15
+    ymd = y * 10000 + m * 100 + d
+    if y < 1 or y > 9999 or m < 1 or m > 12 or d < 1:
+        return True, False, ymd
+    if m == 2:
+        leap = (y % 4 == 0 and y % 100 != 0) or y % 400 == 0
+        last = 29 if leap else 28
+    elif m == 4 or m == 6 or m == 9 or m == 11:
+        last = 30
+    else:
+        last = 31
+    return True, d <= last, ymd
+
+
+_P = np.uint64(0x100000001B3)  # an odd multiplier (FNV's prime)
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+@njit(**_KERNEL)
+def hash_at(data, s, length):
+    """A 64-bit hash of one value (a null hashes as ''), folded eight bytes at a time, then its length;
+    a key's hash is h = h * MIX ^ hash_at(...) over its columns, from h = 0."""
+    v = np.uint64(0)
+    k = 0
+    while k < length:
+        word = np.uint64(0)
+        for j in range(min(8, length - k)):
+            word |= np.uint64(data[s + k + j]) << np.uint64(8 * j)
+        v = (v ^ word) * _P
+        k += 8
+    return v ^ np.uint64(length)
+
+
+# --- the checks over Arrow columns ---------------------------------------------------------------
+
+@njit(**_KERNEL)
 def fixed_width(offsets, data, valid, width, low, high):
     """Not null, exactly `width` bytes, each in low..high."""
     out = np.zeros(len(valid), np.bool_)
     for i in range(len(valid)):
-        out[i] = _fits(offsets, valid, i, width) and _all_within(data, offsets[i], width, low, high)
+        out[i] = valid[i] and width_within_at(data, offsets[i], offsets[i + 1] - offsets[i], width, low, high)
     return out
 
 
@@ -85,17 +185,10 @@ def capitals(offsets, data, valid, width):
 
 @njit(**_KERNEL)
 def national_id(offsets, data, valid):
-    """A 13-digit national ID, not starting with 9, whose check digit is right: digits 1..12
-    weigh 13..2, and the 13th is (11 - sum mod 11) mod 10."""
+    """Not null and national_id_at."""
     out = np.zeros(len(valid), np.bool_)
     for i in range(len(valid)):
-        start = offsets[i]
-        if not _fits(offsets, valid, i, 13) or data[start] == 57 or not _all_within(data, start, 13, 48, 57):
-            continue
-        total = 0
-        for k in range(12):
-            total += (data[start + k] - 48) * (13 - k)
-        out[i] = (11 - total % 11) % 10 == data[start + 12] - 48
+        out[i] = valid[i] and national_id_at(data, offsets[i], offsets[i + 1] - offsets[i])
     return out
 
 
@@ -104,111 +197,40 @@ def gcode(offsets, data, valid):
     """`G` and twelve digits."""
     out = np.zeros(len(valid), np.bool_)
     for i in range(len(valid)):
-        out[i] = (_fits(offsets, valid, i, 13) and data[offsets[i]] == 71
+        out[i] = (valid[i] and offsets[i + 1] - offsets[i] == 13 and data[offsets[i]] == 71
                   and _all_within(data, offsets[i] + 1, 12, 48, 57))
     return out
 
 
 @njit(**_KERNEL)
-def _number(data, start, count):
-    value = 0
-    for k in range(count):
-        value = value * 10 + (data[start + k] - 48)
-    return value
-
-
-@njit(**_KERNEL)
 def codes_in(offsets, data, valid, width, table):
-    """Not null, `width` digits, and flagged in `table` (indexed by the digits read as a number)."""
+    """Not null and code_at."""
     out = np.zeros(len(valid), np.bool_)
     for i in range(len(valid)):
-        start = offsets[i]
-        if not _fits(offsets, valid, i, width) or not _all_within(data, start, width, 48, 57):
-            continue
-        out[i] = table[_number(data, start, width)]
+        out[i] = valid[i] and code_at(data, offsets[i], offsets[i + 1] - offsets[i], width, table)
     return out
-
-
-# Date layouts: where the year, month and day digits sit, and the separators between them.
-ISO, DMY, YMD = 0, 1, 2  # yyyy-mm-dd, dd/mm/yyyy, yyyymmdd
 
 
 @njit(**_KERNEL)
 def dates(offsets, data, valid, layout, year_offset, unknown_parts):
-    """(shape, exists, ymd): the value has the layout's digits and separators; those numbers make a
-    date that exists (proleptic Gregorian, years 1-9999); that date as the integer yyyymmdd.
-
-    `year_offset` is subtracted from the year (543 for the Buddhist Era). With `unknown_parts` a month
-    00 reads as 1 July and a day 00 as the 15th. `ymd` is 0 where the shape fails."""
+    """date_at over a column: arrays (shape, exists, ymd), all false / 0 for a null."""
     n = len(valid)
     shape = np.zeros(n, np.bool_)
     exists = np.zeros(n, np.bool_)
     ymd = np.zeros(n, np.int64)
-    width = 8 if layout == YMD else 10
     for i in range(n):
-        s = offsets[i]
-        if not _fits(offsets, valid, i, width):
-            continue
-        ok = True
-        for k in range(width):
-            b = data[s + k]
-            if layout == ISO and (k == 4 or k == 7):
-                ok = ok and b == 45
-            elif layout == DMY and (k == 2 or k == 5):
-                ok = ok and b == 47
-            else:
-                ok = ok and _is_digit(b)
-        if not ok:
-            continue
-        shape[i] = True
-        if layout == ISO:
-            y, m, d = _number(data, s, 4), _number(data, s + 5, 2), _number(data, s + 8, 2)
-        elif layout == DMY:
-            y, m, d = _number(data, s + 6, 4), _number(data, s + 3, 2), _number(data, s, 2)
-        else:
-            y, m, d = _number(data, s, 4), _number(data, s + 4, 2), _number(data, s + 6, 2)
-        y -= year_offset
-        if unknown_parts:
-            if m == 0:
-                m, d = 7, 1
-            elif d == 0:
-                d = 15
-        ymd[i] = y * 10000 + m * 100 + d
-        if y < 1 or y > 9999 or m < 1 or m > 12 or d < 1:
-            continue
-        if m == 2:
-            leap = (y % 4 == 0 and y % 100 != 0) or y % 400 == 0
-            last = 29 if leap else 28
-        elif m == 4 or m == 6 or m == 9 or m == 11:
-            last = 30
-        else:
-            last = 31
-        exists[i] = d <= last
+        if valid[i]:
+            shape[i], exists[i], ymd[i] = date_at(data, offsets[i], offsets[i + 1] - offsets[i], layout,
+                                                  year_offset, unknown_parts)
     return shape, exists, ymd
-
-
-_P = np.uint64(0x100000001B3)  # an odd multiplier (FNV's prime)
-_MIX = np.uint64(0x9E3779B97F4A7C15)
 
 
 @njit(**_KERNEL)
 def mix_hash(h, offsets, data, valid):
-    """h = h * MIX ^ hash(value), in place: a 64-bit hash of each value (null as ''), folded eight
-    bytes at a time, then its length."""
+    """h = h * MIX ^ hash_at(value), in place (a null as '')."""
     for i in range(len(h)):
-        v = np.uint64(0)
-        length = 0
-        if valid[i]:
-            s = offsets[i]
-            length = offsets[i + 1] - s
-            k = 0
-            while k < length:
-                word = np.uint64(0)
-                for j in range(min(8, length - k)):
-                    word |= np.uint64(data[s + k + j]) << np.uint64(8 * j)
-                v = (v ^ word) * _P
-                k += 8
-        h[i] = (h[i] * _MIX) ^ (v ^ np.uint64(length))
+        v = hash_at(data, offsets[i], offsets[i + 1] - offsets[i]) if valid[i] else np.uint64(0)
+        h[i] = (h[i] * _MIX) ^ v
 
 
 # --- COPY's text format --------------------------------------------------------------------------
@@ -342,6 +364,53 @@ def pipe_lines_to_text(out, data, starts, ends, rows, numbers) -> int:
             at += 2
         out[at] = 9
         at += 1
+        v = numbers[j]
+        digits, w = 1, v
+        while w >= 10:
+            w //= 10
+            digits += 1
+        for k in range(digits - 1, -1, -1):
+            out[at + k] = 48 + v % 10
+            v //= 10
+        out[at + digits] = 10
+        at += digits + 1
+    return at
+
+
+@njit(**_KERNEL)
+def put_rows(out, rows, numbers, offsets, data, valid, escapes) -> int:
+    """Write rows `rows` as COPY text into `out`, row after row (fields from the columns' buffers,
+    given as tuples: offsets[c], data[c], valid[c]; escapes[c] when column c holds a byte to escape),
+    each ending with numbers[j]; returns the bytes written. `out` must hold 2 bytes a value byte plus
+    3 a field and 21 a row."""
+    at = 0
+    columns = len(offsets)
+    for j in range(len(rows)):
+        i = rows[j]
+        for c in range(columns):
+            if not valid[c][i]:
+                out[at], out[at + 1], out[at + 2] = 92, 78, 9
+                at += 3
+                continue
+            start, end = offsets[c][i], offsets[c][i + 1]
+            values = data[c]
+            if escapes[c]:
+                for k in range(start, end):
+                    b = values[k]
+                    letter = _escaped(b)
+                    if letter:
+                        out[at] = 92
+                        out[at + 1] = letter
+                        at += 2
+                    else:
+                        out[at] = b
+                        at += 1
+            else:
+                for k in range(start, end):
+                    out[at] = values[k]
+                    at += 1
+            out[at] = 9
+            at += 1
         v = numbers[j]
         digits, w = 1, v
         while w >= 10:
