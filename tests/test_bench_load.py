@@ -225,6 +225,53 @@ def test_fast_checks_agree_with_util_definitions(warehouse, source):
     assert list(row_rules.first_broken(source, chunked, ctx)) == list(codes)
 
 
+def test_the_registry_line_pass_agrees_with_the_rules_on_columns(warehouse):
+    """equity.registry_lines (one compiled pass over each line) gives every edge case above the same
+    reason as row_rules on the parsed columns, and for the good lines the same COPY text, key hash and
+    page size as the column path."""
+    import numpy as np
+
+    from equity import registry_lines
+    from equity.heap_layout import row_sizes
+    from equity.load import CANDIDATE_KEY
+    from equity.row_stream import LineSpans, copy_text, key_hashes
+
+    bootstrap(warehouse)
+    load_reference(warehouse, SHIPPED_REFERENCE_DIR)
+    columns = c.REGISTRY.columns
+    with psycopg.connect(warehouse) as conn:
+        lao = conn.execute("select lao_code from reference.subdistricts where subdistrict_code = '630101'").fetchone()
+        ctx = row_rules.context(conn, D)
+    cases = _cases("registry")
+    for case in cases:
+        if case["lao_code"] is None and case["event"] not in ("MOVE_OUT", "DEATH"):
+            case["lao_code"] = lao[0]
+    # A pipe file has no quoting: an empty field is null, as the column path reads it.
+    rows = [[case[col] or None for col in columns] for case in cases]
+    text = "".join("|".join(v or "" for v in row) + "\n" for row in rows).encode()
+    data = np.frombuffer(text, np.uint8)
+    ends = np.flatnonzero(data == 10)
+    lines = LineSpans(data, np.concatenate(([0], ends[:-1] + 1)), ends)
+    numbers = np.arange(2, len(rows) + 2, dtype=np.int64)
+    assert registry_lines.applies(ctx)
+    judged = registry_lines.judge(lines, numbers, ctx, "registry_20261120_001.txt")
+    table = pa.table({col: pa.array([row[k] for row in rows], pa.string()) for k, col in enumerate(columns)})
+    expected = row_rules.first_broken("registry", table, ctx)
+    differ = [(cases[n], int(judged.codes[n]), int(expected[n])) for n in range(len(cases))
+              if judged.codes[n] != expected[n]]
+    assert not differ, f"{len(differ)} of {len(cases)} differ, first: {differ[:5]}"
+    assert judged.malformed == -1 and len(set(expected.tolist())) >= 6
+    batch = table.to_batches()[0]
+    good = expected == 0
+    assert bytes(judged.text) == bytes(copy_text(batch, numbers, good))
+    assert list(judged.hashes) == list(key_hashes(batch, CANDIDATE_KEY["registry"])[good])
+    assert list(judged.sizes) == list(row_sizes(batch, np.flatnonzero(good), "registry_20261120_001.txt"))
+    # A line without its eleven fields is named.
+    short = LineSpans(data, lines.starts.copy(), lines.ends.copy())
+    short.ends[3] = short.starts[3] + 20
+    assert registry_lines.judge(short, numbers, ctx, "f").malformed == 3
+
+
 # --- the benchmark -------------------------------------------------------------------------------
 
 @pytest.mark.bench

@@ -31,18 +31,22 @@ def _maxalign(n):
 
 
 @njit(**_KERNEL)
+def text_laid_at(offset, length):
+    """The data offset after a text value of `length` bytes laid at `offset`."""
+    if length <= 126:  # a 1-byte length, no alignment
+        return offset + 1 + length
+    return ((offset + 3) & ~3) + 4 + length
+
+
+@njit(**_KERNEL)
 def _add_text(offset, has_null, rows, offsets, valid):
     """Lay one text column onto each row's running data offset."""
     for j in range(len(rows)):
         i = rows[j]
         if not valid[i]:
             has_null[j] = True
-            continue
-        length = offsets[i + 1] - offsets[i]
-        if length <= 126:  # a 1-byte length, no alignment
-            offset[j] += 1 + length
         else:
-            offset[j] = ((offset[j] + 3) & ~3) + 4 + length
+            offset[j] = text_laid_at(offset[j], offsets[i + 1] - offsets[i])
 
 
 @njit(**_KERNEL)
@@ -62,20 +66,23 @@ def _place(sizes, block, items, upper, out_block, out_item):
     return block, items, upper
 
 
+def fixed_part(file_name: str, columns: int) -> tuple[int, int, int]:
+    """(data offset after `_batch_id bigint, _file text, _line int`, header size without a null,
+    header size with one) of a batch table's row with `columns` text columns after those three."""
+    offset = ((text_laid_at(8, len(file_name.encode())) + 3) & ~3) + 4
+    return offset, _maxalign(23), _maxalign(23 + (3 + columns + 7) // 8)
+
+
 def row_sizes(batch: pa.RecordBatch, rows: np.ndarray, file_name: str) -> np.ndarray:
     """The space each of `rows` takes on a page of a batch table (`_batch_id bigint, _file text,
     _line int`, then the contract's columns as text), line pointer excluded."""
-    name = len(file_name.encode())
-    offset = 8 + (1 + name if name <= 126 else 4 + name)  # _batch_id, then _file
-    offset = ((offset + 3) & ~3) + 4  # _line
+    offset, header, header_with_null = fixed_part(file_name, batch.num_columns)
     data = np.full(len(rows), offset, np.int64)
     has_null = np.zeros(len(rows), bool)
     for col in batch.columns:
         offsets, _data, valid = buffers(col)
         _add_text(data, has_null, rows, offsets, valid)
-    columns = 3 + batch.num_columns
-    header = np.where(has_null, _maxalign(23 + (columns + 7) // 8), _maxalign(23))
-    return _maxalign(header + data)
+    return _maxalign(np.where(has_null, header_with_null, header) + data)
 
 
 class RowPlaces:
@@ -89,6 +96,9 @@ class RowPlaces:
 
     def add(self, file_no: int, batch: pa.RecordBatch, rows: np.ndarray, file_name: str) -> None:
         self.sizes[file_no].append(row_sizes(batch, rows, file_name).astype(np.int32))
+
+    def add_sizes(self, file_no: int, sizes: np.ndarray) -> None:
+        self.sizes[file_no].append(sizes)
 
     def locate(self, starts: list[tuple[int, int] | None], wanted: list[np.ndarray]) -> list[np.ndarray] | None:
         """ctids ("(block,item)") of the rows numbered `wanted[f]` (0 = file f's first row sent), given

@@ -19,7 +19,7 @@ import psycopg
 import pyarrow as pa
 from psycopg import sql
 
-from equity import row_rules
+from equity import registry_lines, row_rules
 from equity.heap_layout import PAGE, RowPlaces
 from equity.landing import BLOCK, Delivery, DeliveryRefused, FileCheck, LandingZone
 from equity.row_stream import (
@@ -30,6 +30,7 @@ from equity.row_stream import (
     copy_text,
     parquet_batches,
     pipe_batches,
+    pipe_lines,
     refuse_malformed,
     text_batches,
 )
@@ -288,6 +289,11 @@ class _FileRows:
                 first = fh.read(BLOCK)
                 check.update(first)
                 check.header(zone, path)
+                if delivery.source == "registry" and registry_lines.applies(ctx):
+                    yield from self._registry(delivery, f, ctx, spill, keys, places, file_no,
+                                              pipe_lines(first, fh, check, f.encoding))
+                    check.finish()
+                    return
                 if contract.file_format == "pipe":
                     batches = pipe_batches(first, fh, check, contract.columns, f.encoding)
                 else:
@@ -318,6 +324,29 @@ class _FileRows:
                 raise refuse_malformed(delivery, f, str(exc)) from None
         if contract.file_format != "parquet":
             check.finish()
+
+
+    def _registry(self, delivery, f, ctx, spill, keys, places, file_no, blocks):
+        """The registry's lines through its compiled pass (equity.registry_lines)."""
+        split = self.split
+        for lines, numbers in blocks:
+            split("client_read")
+            judged = registry_lines.judge(lines, numbers, ctx, f.name)
+            if judged.malformed >= 0:
+                raise refuse_malformed(delivery, f, f"line {int(numbers[judged.malformed])}: expected"
+                                       f" {len(registry_lines.COLUMNS)} fields, found {judged.fields}")
+            self.rows += len(numbers)
+            bad = np.flatnonzero(judged.codes)
+            if len(bad):
+                spill.add(f.name, registry_lines.values(lines, bad), numbers[bad],
+                          [row_rules.reason_of(delivery.source, int(code)) for code in judged.codes[bad]])
+            good = judged.codes == 0
+            keys.add_hashes(file_no, judged.hashes, numbers[good])
+            places.add_sizes(file_no, judged.sizes)
+            split("client_rules_and_encode")
+            if len(judged.text):
+                yield judged.text
+                split("client_wait_for_server")
 
 
 def _check_keys(conn, delivery: Delivery, batch_id: int, part, cols, rejects, places: RowPlaces, floors: list[int],

@@ -120,20 +120,14 @@ class LineSpans(NamedTuple):
     ends: np.ndarray
 
 
-def pipe_batches(first: bytes, fh, check: FileCheck, columns: tuple[str, ...], encoding: str | None
-                 ) -> Iterator[tuple[pa.RecordBatch, np.ndarray, LineSpans | None]]:
-    """(batch, line numbers, the rows' lines) of a pipe-delimited file whose header the caller has
-    checked; header = line 1.
-
-    Pipe files have no quoting, so a row is a line: the file is cut into blocks at line breaks here and
-    Arrow parses each block on its own, so each batch's rows are also known as lines of bytes, which the
-    loader rewrites to COPY text directly (text_kernels.pipe_lines_to_text) instead of writing the
-    parsed values back out. Should Arrow find other rows than the lines (a bare carriage return ends a
-    row for Arrow), the batch comes without its lines, numbered as Arrow's rows."""
-    reader = _CheckedReader(first, fh, check, ARROW_CODEC.get((encoding or "utf-8").lower()))
-    convert = pacsv.ConvertOptions(column_types={c: pa.string() for c in columns}, null_values=[""],
-                                   strings_can_be_null=True, quoted_strings_can_be_null=False)
-    pending, next_line, header = b"", 2, True
+def pipe_lines(first: bytes, fh, check: FileCheck, encoding: str | None
+               ) -> Iterator[tuple[LineSpans, np.ndarray]]:
+    """(lines, their line numbers) of a pipe-delimited file whose header the caller has checked, block
+    by block: each block whole lines of UTF-8 (windows-874 transcoded, UTF-8 validated), the header
+    (line 1) left out, a line's CR LF or LF not part of it."""
+    codec = ARROW_CODEC.get((encoding or "utf-8").lower())
+    reader = _CheckedReader(first, fh, check, codec)
+    pending, next_line, header, offset = b"", 2, True, 0
     for block in _then_end(reader.blocks()):
         final = block is None
         text = pending + (block or b"")
@@ -142,6 +136,13 @@ def pipe_batches(first: bytes, fh, check: FileCheck, columns: tuple[str, ...], e
             pending = text
             continue
         chunk, pending = text[:cut], text[cut:]
+        if codec is None and not chunk.isascii():
+            try:
+                chunk.decode()
+            except UnicodeDecodeError as exc:
+                raise check.refuse("encoding", f"not valid {check.f.encoding} at byte {offset + exc.start}"
+                                   ) from None
+        offset += len(chunk)
         data = np.frombuffer(chunk, np.uint8)
         breaks = np.flatnonzero(data == 10)
         starts = np.concatenate(([0], breaks + 1))
@@ -153,6 +154,24 @@ def pipe_batches(first: bytes, fh, check: FileCheck, columns: tuple[str, ...], e
         if not len(starts):
             continue
         ends = ends - ((ends > starts) & (data[np.maximum(ends - 1, 0)] == 13))  # CR LF ends a line too
+        yield LineSpans(data, starts, ends), next_line + np.arange(len(starts), dtype=np.int64)
+        next_line += len(starts)
+
+
+def pipe_batches(first: bytes, fh, check: FileCheck, columns: tuple[str, ...], encoding: str | None
+                 ) -> Iterator[tuple[pa.RecordBatch, np.ndarray, LineSpans | None]]:
+    """(batch, line numbers, the rows' lines) of a pipe-delimited file whose header the caller has
+    checked; header = line 1.
+
+    Pipe files have no quoting, so a row is a line: Arrow parses each block of whole lines from
+    `pipe_lines` on its own, so each batch's rows are also known as lines of bytes, which copy_text
+    rewrites to COPY text directly (text_kernels.pipe_lines_to_text) instead of writing the parsed
+    values back out. Should Arrow find other rows than the lines (a bare carriage return ends a row
+    for Arrow), the batch comes without its lines, numbered as Arrow's rows."""
+    convert = pacsv.ConvertOptions(column_types={c: pa.string() for c in columns}, null_values=[""],
+                                   strings_can_be_null=True, quoted_strings_can_be_null=False)
+    next_line = 2
+    for spans, numbers in pipe_lines(first, fh, check, encoding):
         bad_rows: list = []
 
         def on_invalid(row, bad_rows=bad_rows) -> str:
@@ -163,26 +182,28 @@ def pipe_batches(first: bytes, fh, check: FileCheck, columns: tuple[str, ...], e
                                    ignore_empty_lines=False, invalid_row_handler=on_invalid)
         try:
             table = pacsv.read_csv(
-                pa.py_buffer(chunk)[int(starts[0]):],
-                read_options=pacsv.ReadOptions(use_threads=False, block_size=len(chunk) + 1,
+                pa.py_buffer(spans.data)[int(spans.starts[0]):],
+                read_options=pacsv.ReadOptions(use_threads=False, block_size=1 << 20,
                                                column_names=list(columns), encoding="utf8"),
                 parse_options=parse, convert_options=convert)
         except pa.ArrowInvalid as exc:
             if bad_rows and bad_rows[0].number is not None:
                 row = bad_rows[0]
-                raise MalformedRow(f"line {next_line + row.number - 1}: expected {row.expected_columns} fields,"
-                                   f" found {row.actual_columns}") from None
-            raise MalformedRow(f"a line from line {next_line} on: {str(exc).split(':', 1)[0]}") from None
-        batch = table.combine_chunks().to_batches()[0] if table.num_rows else None
-        if batch is None:
-            continue
-        if batch.num_rows == len(starts):
-            lines = next_line + np.arange(len(starts), dtype=np.int64)
-            spans = LineSpans(data, starts, ends)
+                raise MalformedRow(f"line {int(numbers[0]) + row.number - 1}: expected {row.expected_columns}"
+                                   f" fields, found {row.actual_columns}") from None
+            raise MalformedRow(f"a line from line {int(numbers[0])} on: {str(exc).split(':', 1)[0]}") from None
+        if table.num_rows == len(numbers):
+            at = 0
+            for batch in table.to_batches():
+                rows = slice(at, at + batch.num_rows)
+                at += batch.num_rows
+                yield batch, numbers[rows], LineSpans(spans.data, spans.starts[rows], spans.ends[rows])
+            next_line = int(numbers[-1]) + 1
         else:
-            lines, spans = next_line + np.arange(batch.num_rows, dtype=np.int64), None
-        next_line = int(lines[-1]) + 1
-        yield batch, lines, spans
+            next_line = int(numbers[0])
+            for batch in table.to_batches():
+                yield batch, next_line + np.arange(batch.num_rows, dtype=np.int64), None
+                next_line += batch.num_rows
 
 
 def _then_end(blocks: Iterator[bytes]) -> Iterator[bytes | None]:
@@ -343,6 +364,12 @@ class KeyTracker:
         hashes = key_hashes(batch, self.key)
         if keep is not None:
             hashes, lines = hashes[keep], lines[keep]
+        first = self.sent.get(file_no, 0)
+        self.sent[file_no] = first + len(hashes)
+        self.batches.append((file_no, hashes, lines.astype(np.int32), first))
+
+    def add_hashes(self, file_no: int, hashes: np.ndarray, lines: np.ndarray) -> None:
+        """Key hashes the caller worked out (equity.registry_lines) of rows that went to the table."""
         first = self.sent.get(file_no, 0)
         self.sent[file_no] = first + len(hashes)
         self.batches.append((file_no, hashes, lines.astype(np.int32), first))

@@ -1,0 +1,225 @@
+"""The registry's lines judged, hashed, sized and written as COPY text in one compiled pass.
+
+The registry is the largest delivery (13.5 million lines nationally) and the plainest: pipe-delimited,
+no quoting, one line a row, every field a short code, ID or date. Parsing it into Arrow columns, judging
+the columns and writing them back out as COPY text made the loader's core, not the server, the bound.
+Here one loop per line splits the fields, applies the registry's rules in their order (the same checks
+as equity.row_rules, through the same `text_kernels.*_at` functions), and for a good line writes its
+COPY text and works out its key hash and its size on the page. tests/test_bench_load.py holds both
+paths to the same verdict on every edge case the SQL definitions are checked on.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+import pyarrow as pa
+
+from equity import contracts as c
+from equity import heap_layout
+from equity import text_kernels as tk
+from equity.row_rules import RULES, RuleContext
+from equity.row_stream import LineSpans
+from equity.text_kernels import _KERNEL, njit
+
+COLUMNS = c.REGISTRY.columns
+PID, BIRTH, SEX, NATIONALITY, HOUSE, SUBDISTRICT, LAO, EVENT, EVENT_DATE, MOTHER, FATHER = range(11)
+assert COLUMNS == ("pid", "birth_date", "sex", "nationality", "house_id", "subdistrict_code", "lao_code",
+                   "event", "event_date", "mother_pid", "father_pid")
+# The rule numbers the kernel returns are positions in row_rules.RULES["registry"], 1-based.
+assert [reason for reason, _ in RULES["registry"]] == [
+    "blank_person_id", "gcode_in_registry", "invalid_person_id", "unknown_enum", "unknown_enum", "unknown_enum",
+    "invalid_date", "invalid_date", "birth_in_future", "age_out_of_range", "invalid_number", "unknown_code",
+    "unknown_code"]
+KEY = (PID, EVENT_DATE)  # load.CANDIDATE_KEY["registry"]
+
+_EVENTS = np.zeros((len(c.REGISTRY_EVENTS), max(map(len, c.REGISTRY_EVENTS))), np.uint8)
+_EVENT_LENGTHS = np.array([len(e) for e in c.REGISTRY_EVENTS], np.int64)
+for _n, _event in enumerate(c.REGISTRY_EVENTS):
+    _EVENTS[_n, :len(_event)] = np.frombuffer(_event.encode(), np.uint8)
+_MAY_LACK_ADDRESS = np.array([e in ("MOVE_OUT", "DEATH") for e in c.REGISTRY_EVENTS])
+
+
+class Judged(NamedTuple):
+    text: memoryview        # the good lines as COPY text, each ending with its line number
+    codes: np.ndarray       # per line: 0, or 1 + the index in RULES["registry"] of the first rule broken
+    hashes: np.ndarray      # per good line: its key hash (row_stream.key_hashes over pid, event_date)
+    sizes: np.ndarray       # per good line: its size on a page (heap_layout.row_sizes)
+    malformed: int          # the index of the first line without 11 fields, or -1
+    fields: int             # how many fields that line has
+
+
+def applies(ctx: RuleContext) -> bool:
+    """The kernel looks codes up in flag tables only: it applies when both code lists have one."""
+    return ctx.subdistricts.table is not None and ctx.laos.table is not None
+
+
+def judge(lines: LineSpans, numbers: np.ndarray, ctx: RuleContext, file_name: str) -> Judged:
+    n = len(lines.starts)
+    offset, header, header_with_null = heap_layout.fixed_part(file_name, len(COLUMNS))
+    out = np.empty(2 * int(lines.ends[-1] - lines.starts[0]) + 24 * n, np.uint8)
+    codes = np.zeros(n, np.int16)
+    hashes = np.zeros(n, np.uint64)
+    sizes = np.zeros(n, np.int32)
+    written, good, malformed, fields = _judge(
+        lines.data, lines.starts, lines.ends, numbers, ctx.extract_ymd,
+        ctx.subdistricts.table, ctx.subdistricts.width, ctx.laos.table, ctx.laos.width,
+        _EVENTS, _EVENT_LENGTHS, _MAY_LACK_ADDRESS, offset, header, header_with_null,
+        out, codes, hashes, sizes)
+    return Judged(memoryview(out)[:written], codes, hashes[:good], sizes[:good], malformed, fields)
+
+
+def values(lines: LineSpans, rows: np.ndarray) -> pa.RecordBatch:
+    """Lines `rows` as a batch of text columns (an empty field null), for the quarantine."""
+    split = [bytes(lines.data[lines.starts[i]:lines.ends[i]]).decode().split("|") for i in rows]
+    return pa.record_batch([pa.array([f[k] or None for f in split], pa.string()) for k in range(len(COLUMNS))],
+                           names=list(COLUMNS))
+
+
+@njit(**_KERNEL)
+def _blank(data, s, length) -> bool:
+    """nullif(trim(value), '') is null (an empty field is null)."""
+    for k in range(s, s + length):
+        if data[k] != 32:
+            return False
+    return True
+
+
+@njit(**_KERNEL)
+def _parent_ok(data, s, length) -> bool:
+    """Empty (null) or 13 digits."""
+    return length == 0 or tk.width_within_at(data, s, length, 13, 48, 57)
+
+
+@njit(**_KERNEL)
+def _event(data, s, length, events, event_lengths) -> int:
+    """The index of the event in REGISTRY_EVENTS, or -1."""
+    for e in range(len(event_lengths)):
+        if event_lengths[e] == length:
+            same = True
+            for k in range(length):
+                if data[s + k] != events[e, k]:
+                    same = False
+                    break
+            if same:
+                return e
+    return -1
+
+
+@njit(**_KERNEL)
+def _rule_broken(data, fs, fl, extract_ymd, sub_table, sub_width, lao_table, lao_width, events, event_lengths,
+                 may_lack) -> int:
+    """The registry's rules in RULES["registry"] order over one line's fields (start fs[k], length
+    fl[k]; an empty field is null): 0, or 1 + the index of the first broken."""
+    if fl[PID] == 0 or _blank(data, fs[PID], fl[PID]):
+        return 1
+    if data[fs[PID]] == 71:  # 'G'
+        return 2
+    if not (tk.national_id_at(data, fs[PID], fl[PID]) and _parent_ok(data, fs[MOTHER], fl[MOTHER])
+            and _parent_ok(data, fs[FATHER], fl[FATHER])):
+        return 3
+    event = _event(data, fs[EVENT], fl[EVENT], events, event_lengths)
+    if event < 0:
+        return 4
+    if not (fl[SEX] == 1 and (data[fs[SEX]] == 49 or data[fs[SEX]] == 50)):
+        return 5
+    if not tk.width_within_at(data, fs[NATIONALITY], fl[NATIONALITY], 3, 65, 90):
+        return 6
+    shape, exists, born = tk.date_at(data, fs[BIRTH], fl[BIRTH], tk.YMD, 543, True)
+    if not (shape and exists):
+        return 7
+    shape, exists, _ = tk.date_at(data, fs[EVENT_DATE], fl[EVENT_DATE], tk.YMD, 543, False)
+    if not (shape and exists):
+        return 8
+    if born > extract_ymd:
+        return 9
+    if extract_ymd // 10000 - born // 10000 - (1 if extract_ymd % 10000 < born % 10000 else 0) > 24:
+        return 10
+    if not tk.width_within_at(data, fs[HOUSE], fl[HOUSE], 11, 48, 57):
+        return 11
+    # MOVE_OUT and DEATH may come without an address; every other event needs a known one.
+    if fl[SUBDISTRICT] == 0:
+        if not may_lack[event]:
+            return 12
+    elif not tk.code_at(data, fs[SUBDISTRICT], fl[SUBDISTRICT], sub_width, sub_table):
+        return 12
+    if fl[LAO] == 0:
+        if not may_lack[event]:
+            return 13
+    elif not tk.code_at(data, fs[LAO], fl[LAO], lao_width, lao_table):
+        return 13
+    return 0
+
+
+@njit(**_KERNEL)
+def _judge(data, starts, ends, numbers, extract_ymd, sub_table, sub_width, lao_table, lao_width, events,
+           event_lengths, may_lack, offset, header, header_with_null, out, codes, hashes, sizes):
+    """Returns (bytes written, good lines, first malformed line or -1, its fields)."""
+    columns = 11
+    fs = np.zeros(columns, np.int64)
+    fl = np.zeros(columns, np.int64)
+    at = 0
+    good = 0
+    for i in range(len(starts)):
+        # Split the line at its bars.
+        field, begin = 0, starts[i]
+        for k in range(starts[i], ends[i]):
+            if data[k] == 124:
+                if field < columns:
+                    fs[field], fl[field] = begin, k - begin
+                field += 1
+                begin = k + 1
+        if field < columns:
+            fs[field], fl[field] = begin, ends[i] - begin
+        field += 1
+        if field != columns:
+            return at, good, i, field
+        code = _rule_broken(data, fs, fl, extract_ymd, sub_table, sub_width, lao_table, lao_width, events,
+                            event_lengths, may_lack)
+        codes[i] = code
+        if code:
+            continue
+        # The key hash (row_stream.key_hashes) and the size on a page (heap_layout.row_sizes).
+        h = np.uint64(0)
+        for key in KEY:
+            h = (h * tk._MIX) ^ tk.hash_at(data, fs[key], fl[key])
+        hashes[good] = h
+        laid, has_null = offset, False
+        for f in range(columns):
+            if fl[f] == 0:
+                has_null = True
+            else:
+                laid = heap_layout.text_laid_at(laid, fl[f])
+        size = (header_with_null if has_null else header) + laid
+        sizes[good] = (size + 7) & ~7
+        good += 1
+        # The line as COPY text (text_kernels.pipe_lines_to_text).
+        for f in range(columns):
+            if fl[f] == 0:
+                out[at], out[at + 1] = 92, 78
+                at += 2
+            else:
+                for k in range(fs[f], fs[f] + fl[f]):
+                    b = data[k]
+                    letter = tk._escaped(b)
+                    if letter:
+                        out[at] = 92
+                        out[at + 1] = letter
+                        at += 2
+                    else:
+                        out[at] = b
+                        at += 1
+            out[at] = 9
+            at += 1
+        v = numbers[i]
+        digits, w = 1, v
+        while w >= 10:
+            w //= 10
+            digits += 1
+        for k in range(digits - 1, -1, -1):
+            out[at + k] = 48 + v % 10
+            v //= 10
+        out[at + digits] = 10
+        at += digits + 1
+    return at, good, -1, columns
