@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import date
 
@@ -327,26 +329,37 @@ class _FileRows:
 
 
     def _registry(self, delivery, f, ctx, spill, keys, places, file_no, blocks):
-        """The registry's lines through its compiled pass (equity.registry_lines)."""
+        """The registry's lines through its compiled pass (equity.registry_lines), two blocks at a time:
+        the pass releases the GIL, so a second thread takes whatever core time the server leaves."""
         split = self.split
-        for lines, numbers in blocks:
-            split("client_read")
-            judged = registry_lines.judge(lines, numbers, ctx, f.name)
-            if judged.malformed >= 0:
-                raise refuse_malformed(delivery, f, f"line {int(numbers[judged.malformed])}: expected"
-                                       f" {len(registry_lines.COLUMNS)} fields, found {judged.fields}")
-            self.rows += len(numbers)
-            bad = np.flatnonzero(judged.codes)
-            if len(bad):
-                spill.add(f.name, registry_lines.values(lines, bad), numbers[bad],
-                          [row_rules.reason_of(delivery.source, int(code)) for code in judged.codes[bad]])
-            good = judged.codes == 0
-            keys.add_hashes(file_no, judged.hashes, numbers[good])
-            places.add_sizes(file_no, judged.sizes)
-            split("client_rules_and_encode")
-            if len(judged.text):
-                yield judged.text
-                split("client_wait_for_server")
+        judging: deque = deque()
+        with ThreadPoolExecutor(2, thread_name_prefix="equity-registry") as pool:
+            for lines, numbers in blocks:
+                judging.append((lines, numbers, pool.submit(registry_lines.judge, lines, numbers, ctx, f.name)))
+                split("client_read")
+                if len(judging) > 2:
+                    yield from self._judged(delivery, f, spill, keys, places, file_no, *judging.popleft())
+            while judging:
+                yield from self._judged(delivery, f, spill, keys, places, file_no, *judging.popleft())
+
+    def _judged(self, delivery, f, spill, keys, places, file_no, lines, numbers, judging):
+        split = self.split
+        judged = judging.result()
+        split("client_wait_for_rules")
+        if judged.malformed >= 0:
+            raise refuse_malformed(delivery, f, f"line {int(numbers[judged.malformed])}: expected"
+                                   f" {len(registry_lines.COLUMNS)} fields, found {judged.fields}")
+        self.rows += len(numbers)
+        bad = np.flatnonzero(judged.codes)
+        if len(bad):
+            spill.add(f.name, registry_lines.values(lines, bad), numbers[bad],
+                      [row_rules.reason_of(delivery.source, int(code)) for code in judged.codes[bad]])
+        keys.add_hashes(file_no, judged.hashes, numbers[judged.codes == 0])
+        places.add_sizes(file_no, judged.sizes)
+        split("client_spill_and_keys")
+        if len(judged.text):
+            yield judged.text
+            split("client_wait_for_server")
 
 
 def _check_keys(conn, delivery: Delivery, batch_id: int, part, cols, rejects, places: RowPlaces, floors: list[int],
