@@ -260,16 +260,75 @@ def test_the_registry_line_pass_agrees_with_the_rules_on_columns(warehouse):
     differ = [(cases[n], int(judged.codes[n]), int(expected[n])) for n in range(len(cases))
               if judged.codes[n] != expected[n]]
     assert not differ, f"{len(differ)} of {len(cases)} differ, first: {differ[:5]}"
-    assert judged.malformed == -1 and len(set(expected.tolist())) >= 6
+    assert not judged.fallback and len(set(expected.tolist())) >= 6
     batch = table.to_batches()[0]
     good = expected == 0
     assert bytes(judged.text) == bytes(copy_text(batch, numbers, good))
     assert list(judged.hashes) == list(key_hashes(batch, CANDIDATE_KEY["registry"])[good])
     assert list(judged.sizes) == list(row_sizes(batch, np.flatnonzero(good), "registry_20261120_001.txt"))
-    # A line without its eleven fields is named.
+    # A line without its eleven fields sends the block to Arrow, which names it.
     short = LineSpans(data, lines.starts.copy(), lines.ends.copy())
     short.ends[3] = short.starts[3] + 20
-    assert registry_lines.judge(short, numbers, ctx, "f").malformed == 3
+    assert registry_lines.judge(short, numbers, ctx, "f").fallback
+
+
+def _csv_field(value, quote: bool) -> str:
+    if value is None:
+        return ""
+    if quote or value == "" or any(ch in value for ch in ',"\n\r'):
+        return '"' + value.replace('"', '""') + '"'
+    return value
+
+
+def test_the_enrolment_record_pass_agrees_with_the_rules_on_columns(warehouse):
+    """equity.enrolment_lines (one compiled pass over each CSV record) gives every edge case above the
+    same reason as row_rules on the columns Arrow parses from the same bytes, and for the good records
+    the same COPY text, key hash and page size; fields quoted or not, names with quotes, commas and
+    line breaks."""
+    import numpy as np
+
+    from equity import enrolment_lines
+    from equity.heap_layout import row_sizes
+    from equity.row_stream import LineSpans, copy_text, key_hashes, parse_lines
+
+    bootstrap(warehouse)
+    load_reference(warehouse, SHIPPED_REFERENCE_DIR)
+    columns = c.ENROLMENT.columns
+    with psycopg.connect(warehouse) as conn:
+        ctx = row_rules.context(conn, D)
+    cases = _cases("enrolment")
+    names = ["ก", 'say "hi", then\nleave', "", None, "back\\slash\ttab", '"quoted" start', "ok"]
+    records = []
+    for n, case in enumerate(cases):
+        case = dict(case, school_name=names[n % len(names)], last_name=names[(n + 3) % len(names)])
+        records.append(",".join(_csv_field(case[col], quote=(n + k) % 5 == 0) for k, col in enumerate(columns)))
+    text = ("\r\n".join(records) + "\r\n").encode()
+    data = np.frombuffer(text, np.uint8)
+    starts, ends, breaks = (np.empty(len(text), np.int64) for _ in range(3))
+    from equity import text_kernels as tk
+
+    n, used = tk.csv_records(data, True, starts, ends, breaks)
+    assert (n, used) == (len(records), len(text))
+    numbers = np.arange(2, n + 2, dtype=np.int64) + np.concatenate(([0], np.cumsum(breaks[:n])[:-1]))
+    lines = LineSpans(data, starts[:n], ends[:n])
+    assert enrolment_lines.applies(ctx)
+    judged = enrolment_lines.judge(lines, numbers, ctx, "enrolment_20261120_001.csv")
+    assert not judged.fallback
+    table = pa.Table.from_batches([b for b, _, _ in parse_lines(lines, numbers, columns, "csv")])
+    expected = row_rules.first_broken("enrolment", table, ctx)
+    differ = [(cases[k], int(judged.codes[k]), int(expected[k])) for k in range(n) if judged.codes[k] != expected[k]]
+    assert not differ, f"{len(differ)} of {n} differ, first: {differ[:5]}"
+    assert len(set(expected.tolist())) >= 6
+    batch = table.combine_chunks().to_batches()[0]
+    good = expected == 0
+    assert bytes(judged.text) == bytes(copy_text(batch, numbers, good))
+    assert list(judged.hashes) == list(key_hashes(batch, c.ENROLMENT.key)[good])
+    assert list(judged.sizes) == list(row_sizes(batch, np.flatnonzero(good), "enrolment_20261120_001.csv"))
+    # A "" inside a field the rules read, or a record of other than 17 fields: Arrow judges the block.
+    for record in (records[0].replace(records[0].split(",")[0], '"1101700203450"""', 1), records[0] + ",x"):
+        one = np.frombuffer(record.encode(), np.uint8)
+        assert enrolment_lines.judge(LineSpans(one, np.array([0]), np.array([len(one)])), numbers[:1], ctx,
+                                     "f").fallback
 
 
 # --- the benchmark -------------------------------------------------------------------------------

@@ -256,7 +256,7 @@ def test_pipe_lines_are_rewritten_to_copy_text_exactly_as_the_parsed_values_woul
     """The registry's lines go to COPY rewritten from their bytes (text_kernels.pipe_lines_to_text):
     byte for byte what writing the parsed values gives, for every subset of rows, and in raw the values."""
     from equity.landing import FileCheck, LandingZone
-    from equity.row_stream import copy_text, pipe_batches
+    from equity.row_stream import copy_text, parse_lines, pipe_lines
 
     lines = _awkward_registry_lines(_lao(wh))
     data = "\n".join([REGISTRY_HEADER, *lines]) + ("\n" if final_break else "")
@@ -269,7 +269,8 @@ def test_pipe_lines_are_rewritten_to_copy_text_exactly_as_the_parsed_values_woul
         first = fh.read(1 << 20)
         check = FileCheck(delivery, f, decode=False)
         check.update(first)
-        batches = list(pipe_batches(first, fh, check, delivery.contract.columns, f.encoding))
+        batches = [batch for lines, numbers in pipe_lines(first, fh, check, f.encoding)
+                   for batch in parse_lines(lines, numbers, delivery.contract.columns, "pipe")]
     assert [int(n) for _, numbers, _ in batches for n in numbers] == [2, 3, 4, 5, 6, 7]
     rng = np.random.default_rng(0)
     for batch, numbers, spans in batches:

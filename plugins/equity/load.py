@@ -21,20 +21,21 @@ import psycopg
 import pyarrow as pa
 from psycopg import sql
 
-from equity import registry_lines, row_rules
+from equity import enrolment_lines, registry_lines, row_rules
 from equity.heap_layout import PAGE, RowPlaces
 from equity.landing import BLOCK, Delivery, DeliveryRefused, FileCheck, LandingZone
 from equity.row_stream import (
     BoundedQueuedWriter,
     KeyTracker,
+    LineSpans,
     MalformedRow,
     RejectSpill,
     copy_text,
+    csv_lines,
     parquet_batches,
-    pipe_batches,
+    parse_lines,
     pipe_lines,
     refuse_malformed,
-    text_batches,
 )
 from equity.warehouse import connect
 
@@ -61,6 +62,9 @@ class _Split:
 # a few values (the registry's event type) that costs more to hash than it narrows. Any subset of
 # the key finds every repeat (and some rows that are not), and the server's check is exact.
 CANDIDATE_KEY = {"registry": ("pid", "event_date")}
+
+# Sources whose records are judged by one compiled pass over their lines (else Arrow and row_rules).
+LINE_PASSES = {"registry": registry_lines, "enrolment": enrolment_lines}
 
 PG_ENCODING = {"utf-8": "UTF8", "windows-874": "WIN874", "tis-620": "WIN874"}
 
@@ -279,87 +283,89 @@ class _FileRows:
 
     def _chunks(self, zone, delivery, f, ctx, spill, keys, places, file_no):
         contract = delivery.contract
+        path = zone.existing_path(delivery, f)
         if contract.file_format == "parquet":
             # Arrow reads Parquet by random access: check the file's bytes in a pass of their own.
             zone.check_file(delivery, f)
-        path = zone.existing_path(delivery, f)
+            with zone.open(path) as fh:
+                for batch, lines in parquet_batches(fh, contract.columns):
+                    self.split("client_parse")
+                    yield from self._checked(delivery, f, ctx, spill, keys, places, file_no, batch, lines, None)
+            return
         check = FileCheck(delivery, f, decode=False)
+        line_pass = LINE_PASSES.get(delivery.source)
+        if line_pass is not None and not line_pass.applies(ctx):
+            line_pass = None
         with zone.open(path) as fh:
-            if contract.file_format == "parquet":
-                batches = parquet_batches(fh, contract.columns)
-            else:
-                first = fh.read(BLOCK)
-                check.update(first)
-                check.header(zone, path)
-                if delivery.source == "registry" and registry_lines.applies(ctx):
-                    yield from self._registry(delivery, f, ctx, spill, keys, places, file_no,
-                                              pipe_lines(first, fh, check, f.encoding))
-                    check.finish()
-                    return
-                if contract.file_format == "pipe":
-                    batches = pipe_batches(first, fh, check, contract.columns, f.encoding)
-                else:
-                    batches = text_batches(first, fh, check, contract.columns, contract.file_format, f.encoding)
-            split = self.split
-            try:
-                for batch, lines, *spans in batches:
-                    split("client_parse")
-                    self.rows += batch.num_rows
-                    codes = row_rules.first_broken(delivery.source, batch, ctx)
-                    good = codes == 0
-                    keep = None if good.all() else good
-                    if keep is not None:
-                        bad = ~good
-                        spill.add(f.name, batch.filter(pa.array(bad)), lines[bad],
-                                  [row_rules.reason_of(delivery.source, int(code)) for code in codes[bad]])
-                    split("client_rules")
-                    if good.any():
-                        text = copy_text(batch, lines, keep, *spans)
-                        split("client_encode")
-                        yield text
-                        split("client_wait_for_server")
-                        keys.add(file_no, batch, lines, keep)
-                        places.add(file_no, batch, np.flatnonzero(good) if keep is not None
-                                   else np.arange(batch.num_rows), f.name)
-                        split("client_key_hashes")
-            except MalformedRow as exc:
-                raise refuse_malformed(delivery, f, str(exc)) from None
-        if contract.file_format != "parquet":
-            check.finish()
+            first = fh.read(BLOCK)
+            check.update(first)
+            check.header(zone, path)
+            blocks = (pipe_lines if contract.file_format == "pipe" else csv_lines)(first, fh, check, f.encoding)
+            # Two blocks judged at once: the line passes release the GIL, so the second thread takes
+            # the core time the server leaves.
+            judging: deque = deque()
+            with ThreadPoolExecutor(2, thread_name_prefix="equity-rules") as pool:
+                for lines, numbers in blocks:
+                    judging.append((lines, numbers, line_pass and pool.submit(line_pass.judge, lines, numbers, ctx,
+                                                                              f.name)))
+                    self.split("client_read")
+                    if len(judging) > 2:
+                        yield from self._block(delivery, f, ctx, spill, keys, places, file_no, *judging.popleft())
+                while judging:
+                    yield from self._block(delivery, f, ctx, spill, keys, places, file_no, *judging.popleft())
+        check.finish()
 
-
-    def _registry(self, delivery, f, ctx, spill, keys, places, file_no, blocks):
-        """The registry's lines through its compiled pass (equity.registry_lines), two blocks at a time:
-        the pass releases the GIL, so a second thread takes whatever core time the server leaves."""
-        split = self.split
-        judging: deque = deque()
-        with ThreadPoolExecutor(2, thread_name_prefix="equity-registry") as pool:
-            for lines, numbers in blocks:
-                judging.append((lines, numbers, pool.submit(registry_lines.judge, lines, numbers, ctx, f.name)))
-                split("client_read")
-                if len(judging) > 2:
-                    yield from self._judged(delivery, f, spill, keys, places, file_no, *judging.popleft())
-            while judging:
-                yield from self._judged(delivery, f, spill, keys, places, file_no, *judging.popleft())
-
-    def _judged(self, delivery, f, spill, keys, places, file_no, lines, numbers, judging):
-        split = self.split
-        judged = judging.result()
+    def _block(self, delivery, f, ctx, spill, keys, places, file_no, lines, numbers, judging):
+        """One block of records, judged by its line pass, or by Arrow and the column rules when there is
+        none or the pass did not take the block."""
+        contract, split = delivery.contract, self.split
+        judged = judging.result() if judging else None
         split("client_wait_for_rules")
-        if judged.malformed >= 0:
-            raise refuse_malformed(delivery, f, f"line {int(numbers[judged.malformed])}: expected"
-                                   f" {len(registry_lines.COLUMNS)} fields, found {judged.fields}")
-        self.rows += len(numbers)
-        bad = np.flatnonzero(judged.codes)
-        if len(bad):
-            spill.add(f.name, registry_lines.values(lines, bad), numbers[bad],
-                      [row_rules.reason_of(delivery.source, int(code)) for code in judged.codes[bad]])
+        try:
+            if judged is None or judged.fallback:
+                for batch, batch_lines, spans in parse_lines(lines, numbers, contract.columns, contract.file_format):
+                    split("client_parse")
+                    yield from self._checked(delivery, f, ctx, spill, keys, places, file_no, batch, batch_lines,
+                                             spans)
+                return
+            self.rows += len(numbers)
+            bad = np.flatnonzero(judged.codes)
+            if len(bad):  # the bad records' values, parsed by Arrow for the quarantine
+                chosen = LineSpans(lines.data, lines.starts[bad], lines.ends[bad])
+                values = pa.Table.from_batches([b for b, _, _ in parse_lines(chosen, numbers[bad], contract.columns,
+                                                                             contract.file_format)])
+                spill.add(f.name, values, numbers[bad],
+                          [row_rules.reason_of(delivery.source, int(code)) for code in judged.codes[bad]])
+        except MalformedRow as exc:
+            raise refuse_malformed(delivery, f, str(exc)) from None
         keys.add_hashes(file_no, judged.hashes, numbers[judged.codes == 0])
         places.add_sizes(file_no, judged.sizes)
         split("client_spill_and_keys")
         if len(judged.text):
             yield judged.text
             split("client_wait_for_server")
+
+    def _checked(self, delivery, f, ctx, spill, keys, places, file_no, batch, lines, spans):
+        """One parsed batch through the column rules (equity.row_rules)."""
+        split = self.split
+        self.rows += batch.num_rows
+        codes = row_rules.first_broken(delivery.source, batch, ctx)
+        good = codes == 0
+        keep = None if good.all() else good
+        if keep is not None:
+            bad = ~good
+            spill.add(f.name, batch.filter(pa.array(bad)), lines[bad],
+                      [row_rules.reason_of(delivery.source, int(code)) for code in codes[bad]])
+        split("client_rules")
+        if good.any():
+            text = copy_text(batch, lines, keep, spans)
+            split("client_encode")
+            yield text
+            split("client_wait_for_server")
+            keys.add(file_no, batch, lines, keep)
+            places.add(file_no, batch, np.flatnonzero(good) if keep is not None else np.arange(batch.num_rows),
+                       f.name)
+            split("client_key_hashes")
 
 
 def _check_keys(conn, delivery: Delivery, batch_id: int, part, cols, rejects, places: RowPlaces, floors: list[int],

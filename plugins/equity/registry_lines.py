@@ -14,7 +14,6 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-import pyarrow as pa
 
 from equity import contracts as c
 from equity import heap_layout
@@ -46,8 +45,7 @@ class Judged(NamedTuple):
     codes: np.ndarray       # per line: 0, or 1 + the index in RULES["registry"] of the first rule broken
     hashes: np.ndarray      # per good line: its key hash (row_stream.key_hashes over pid, event_date)
     sizes: np.ndarray       # per good line: its size on a page (heap_layout.row_sizes)
-    malformed: int          # the index of the first line without 11 fields, or -1
-    fields: int             # how many fields that line has
+    fallback: bool          # a line without 11 fields: Arrow parses the block and names the line
 
 
 def applies(ctx: RuleContext) -> bool:
@@ -62,19 +60,12 @@ def judge(lines: LineSpans, numbers: np.ndarray, ctx: RuleContext, file_name: st
     codes = np.zeros(n, np.int16)
     hashes = np.zeros(n, np.uint64)
     sizes = np.zeros(n, np.int32)
-    written, good, malformed, fields = _judge(
+    written, good, fallback = _judge(
         lines.data, lines.starts, lines.ends, numbers, ctx.extract_ymd,
         ctx.subdistricts.table, ctx.subdistricts.width, ctx.laos.table, ctx.laos.width,
         _EVENTS, _EVENT_LENGTHS, _MAY_LACK_ADDRESS, offset, header, header_with_null,
         out, codes, hashes, sizes)
-    return Judged(memoryview(out)[:written], codes, hashes[:good], sizes[:good], malformed, fields)
-
-
-def values(lines: LineSpans, rows: np.ndarray) -> pa.RecordBatch:
-    """Lines `rows` as a batch of text columns (an empty field null), for the quarantine."""
-    split = [bytes(lines.data[lines.starts[i]:lines.ends[i]]).decode().split("|") for i in rows]
-    return pa.record_batch([pa.array([f[k] or None for f in split], pa.string()) for k in range(len(COLUMNS))],
-                           names=list(COLUMNS))
+    return Judged(memoryview(out)[:written], codes, hashes[:good], sizes[:good], fallback)
 
 
 @njit(**_KERNEL)
@@ -155,7 +146,7 @@ def _rule_broken(data, fs, fl, extract_ymd, sub_table, sub_width, lao_table, lao
 @njit(**_KERNEL)
 def _judge(data, starts, ends, numbers, extract_ymd, sub_table, sub_width, lao_table, lao_width, events,
            event_lengths, may_lack, offset, header, header_with_null, out, codes, hashes, sizes):
-    """Returns (bytes written, good lines, first malformed line or -1, its fields)."""
+    """Returns (bytes written, good lines, fallback)."""
     columns = 11
     fs = np.zeros(columns, np.int64)
     fl = np.zeros(columns, np.int64)
@@ -174,7 +165,7 @@ def _judge(data, starts, ends, numbers, extract_ymd, sub_table, sub_width, lao_t
             fs[field], fl[field] = begin, ends[i] - begin
         field += 1
         if field != columns:
-            return at, good, i, field
+            return at, good, True
         code = _rule_broken(data, fs, fl, extract_ymd, sub_table, sub_width, lao_table, lao_width, events,
                             event_lengths, may_lack)
         codes[i] = code
@@ -222,4 +213,4 @@ def _judge(data, starts, ends, numbers, extract_ymd, sub_table, sub_width, lao_t
             v //= 10
         out[at + digits] = 10
         at += digits + 1
-    return at, good, -1, columns
+    return at, good, False

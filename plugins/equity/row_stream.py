@@ -11,9 +11,7 @@ delivery (12 bytes a row).
 
 from __future__ import annotations
 
-import io
 import json
-import re
 import tempfile
 from collections.abc import Iterator
 from queue import Queue
@@ -32,8 +30,8 @@ READ_BLOCK = 4 << 20  # bytes Arrow parses at a time: one batch is ~20,000 enrol
 ARROW_CODEC = {"windows-874": "cp874", "tis-620": "cp874"}
 
 
-class _CheckedReader(io.RawIOBase):
-    """The file's bytes, each block fed to its FileCheck, then handed to Arrow as UTF-8.
+class _CheckedReader:
+    """The file's bytes, each block fed to its FileCheck, then handed on as UTF-8.
 
     windows-874 is one byte a character, so each block transcodes on its own; a block of plain ASCII
     (all of a registry file, most of an enrolment one) is already UTF-8 and passes as it is, which
@@ -43,9 +41,6 @@ class _CheckedReader(io.RawIOBase):
         self.fh, self.check, self.codec = fh, check, codec
         self.offset = 0  # bytes of the file read so far, to place an encoding error
         self.out, self.at = self._utf8(first), 0
-
-    def readable(self) -> bool:
-        return True
 
     def _utf8(self, raw: bytes) -> bytes:
         start = self.offset
@@ -65,52 +60,9 @@ class _CheckedReader(io.RawIOBase):
             self.check.update(raw)
             yield self._utf8(raw)
 
-    def readinto(self, buf) -> int:
-        if self.at >= len(self.out):
-            raw = self.fh.read(len(buf))
-            if not raw:
-                return 0
-            self.check.update(raw)
-            self.out, self.at = self._utf8(raw), 0
-        n = min(len(buf), len(self.out) - self.at)
-        buf[:n] = memoryview(self.out)[self.at:self.at + n]
-        self.at += n
-        return n
-
 
 class MalformedRow(Exception):
     """A line Arrow could not split into the contract's fields (the delivery is refused)."""
-
-
-def text_batches(first: bytes, fh, check: FileCheck, columns: tuple[str, ...], file_format: str,
-                 encoding: str | None) -> Iterator[tuple[pa.RecordBatch, np.ndarray]]:
-    """(batch, line numbers) of a CSV or pipe file whose header the caller has checked; header = line 1."""
-    bad_rows: list = []
-
-    def on_invalid(row) -> str:
-        bad_rows.append(row)
-        return "error"
-
-    pipe = file_format == "pipe"
-    next_line, records = 2, 0
-    try:
-        # open_csv parses the first block already: it belongs inside the try.
-        reader = pacsv.open_csv(
-            _CheckedReader(first, fh, check, ARROW_CODEC.get((encoding or "utf-8").lower())),
-            read_options=pacsv.ReadOptions(use_threads=False, block_size=READ_BLOCK, skip_rows=1,
-                                           column_names=list(columns), encoding="utf8"),
-            parse_options=pacsv.ParseOptions(delimiter="|" if pipe else ",", quote_char=False if pipe else '"',
-                                             newlines_in_values=not pipe, ignore_empty_lines=False,
-                                             invalid_row_handler=on_invalid),
-            convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in columns}, null_values=[""],
-                                                 strings_can_be_null=True, quoted_strings_can_be_null=False),
-        )
-        for batch in reader:
-            lines, next_line = _line_numbers(batch, next_line, pipe)
-            records += batch.num_rows
-            yield batch, lines
-    except pa.ArrowInvalid as exc:
-        raise MalformedRow(_describe_malformed(bad_rows, exc, next_line, next_line == records + 2)) from None
 
 
 class LineSpans(NamedTuple):
@@ -158,52 +110,37 @@ def pipe_lines(first: bytes, fh, check: FileCheck, encoding: str | None
         next_line += len(starts)
 
 
-def pipe_batches(first: bytes, fh, check: FileCheck, columns: tuple[str, ...], encoding: str | None
-                 ) -> Iterator[tuple[pa.RecordBatch, np.ndarray, LineSpans | None]]:
-    """(batch, line numbers, the rows' lines) of a pipe-delimited file whose header the caller has
-    checked; header = line 1.
-
-    Pipe files have no quoting, so a row is a line: Arrow parses each block of whole lines from
-    `pipe_lines` on its own, so each batch's rows are also known as lines of bytes, which copy_text
-    rewrites to COPY text directly (text_kernels.pipe_lines_to_text) instead of writing the parsed
-    values back out. Should Arrow find other rows than the lines (a bare carriage return ends a row
-    for Arrow), the batch comes without its lines, numbered as Arrow's rows."""
-    convert = pacsv.ConvertOptions(column_types={c: pa.string() for c in columns}, null_values=[""],
-                                   strings_can_be_null=True, quoted_strings_can_be_null=False)
-    next_line = 2
-    for spans, numbers in pipe_lines(first, fh, check, encoding):
-        bad_rows: list = []
-
-        def on_invalid(row, bad_rows=bad_rows) -> str:
-            bad_rows.append(row)
-            return "error"
-
-        parse = pacsv.ParseOptions(delimiter="|", quote_char=False, newlines_in_values=False,
-                                   ignore_empty_lines=False, invalid_row_handler=on_invalid)
-        try:
-            table = pacsv.read_csv(
-                pa.py_buffer(spans.data)[int(spans.starts[0]):],
-                read_options=pacsv.ReadOptions(use_threads=False, block_size=1 << 20,
-                                               column_names=list(columns), encoding="utf8"),
-                parse_options=parse, convert_options=convert)
-        except pa.ArrowInvalid as exc:
-            if bad_rows and bad_rows[0].number is not None:
-                row = bad_rows[0]
-                raise MalformedRow(f"line {int(numbers[0]) + row.number - 1}: expected {row.expected_columns}"
-                                   f" fields, found {row.actual_columns}") from None
-            raise MalformedRow(f"a line from line {int(numbers[0])} on: {str(exc).split(':', 1)[0]}") from None
-        if table.num_rows == len(numbers):
-            at = 0
-            for batch in table.to_batches():
-                rows = slice(at, at + batch.num_rows)
-                at += batch.num_rows
-                yield batch, numbers[rows], LineSpans(spans.data, spans.starts[rows], spans.ends[rows])
-            next_line = int(numbers[-1]) + 1
-        else:
-            next_line = int(numbers[0])
-            for batch in table.to_batches():
-                yield batch, next_line + np.arange(batch.num_rows, dtype=np.int64), None
-                next_line += batch.num_rows
+def csv_lines(first: bytes, fh, check: FileCheck, encoding: str | None
+              ) -> Iterator[tuple[LineSpans, np.ndarray]]:
+    """(records, the line each starts on) of a CSV file whose header the caller has checked, block by
+    block: each block whole records of UTF-8 (windows-874 transcoded, UTF-8 validated) as Arrow
+    reads them (text_kernels.csv_records), the header (line 1) left out."""
+    codec = ARROW_CODEC.get((encoding or "utf-8").lower())
+    reader = _CheckedReader(first, fh, check, codec)
+    pending, next_line, header, offset = b"", 1, True, 0
+    for block in _then_end(reader.blocks()):
+        final = block is None
+        text = pending + (block or b"")
+        data = np.frombuffer(text, np.uint8)
+        most = text.count(b"\n") + text.count(b"\r") + 1
+        starts, ends, breaks = np.empty(most, np.int64), np.empty(most, np.int64), np.empty(most, np.int64)
+        n, used = tk.csv_records(data, final, starts, ends, breaks)
+        pending = text[used:]
+        if codec is None and not text[:used].isascii():
+            try:
+                text[:used].decode()
+            except UnicodeDecodeError as exc:
+                raise check.refuse("encoding", f"not valid {check.f.encoding} at byte {offset + exc.start}"
+                                   ) from None
+        offset += used
+        starts, ends, breaks = starts[:n], ends[:n], breaks[:n]
+        numbers = next_line + np.arange(n, dtype=np.int64)
+        numbers[1:] += np.cumsum(breaks)[:-1]
+        next_line += n + int(breaks.sum())
+        if header and n:
+            starts, ends, numbers, header = starts[1:], ends[1:], numbers[1:], False
+        if len(starts):
+            yield LineSpans(data, starts, ends), numbers
 
 
 def _then_end(blocks: Iterator[bytes]) -> Iterator[bytes | None]:
@@ -211,39 +148,47 @@ def _then_end(blocks: Iterator[bytes]) -> Iterator[bytes | None]:
     yield None
 
 
-def _value_bytes(col: pa.Array) -> np.ndarray:
-    """The bytes of a text column's values, back to back (a view, no copy)."""
-    data = col.buffers()[2]
-    if data is None:
-        return np.zeros(0, np.uint8)
-    offsets = np.frombuffer(col.buffers()[1], np.int32)
-    return np.frombuffer(data, np.uint8)[offsets[col.offset]:offsets[col.offset + len(col)]]
+def parse_lines(lines: LineSpans, numbers: np.ndarray, columns: tuple[str, ...], file_format: str
+                ) -> Iterator[tuple[pa.RecordBatch, np.ndarray, LineSpans | None]]:
+    """Records from pipe_lines or csv_lines parsed by Arrow into batches of text columns, as COPY would
+    read them (an unquoted empty field is null, a quoted one the empty string), with their line
+    numbers and, for a pipe file, their lines (which copy_text rewrites directly). A record that does
+    not split into the contract's fields refuses the delivery, named by its line (MalformedRow)."""
+    pipe = file_format == "pipe"
+    bad_rows: list = []
 
+    def on_invalid(row) -> str:
+        bad_rows.append(row)
+        return "error"
 
-def _line_numbers(batch: pa.RecordBatch, first: int, pipe: bool) -> tuple[np.ndarray, int]:
-    """The line each row starts on: rows are lines, unless a quoted value holds a line break."""
-    n = batch.num_rows
-    breaks = np.zeros(n, np.int64)
-    if not pipe:
-        for col in batch.columns:
-            if (_value_bytes(col) == 10).any():
-                breaks += pc.fill_null(pc.count_substring(col, "\n"), 0).to_numpy(zero_copy_only=False)
-    lines = first + np.arange(n, dtype=np.int64)
-    if breaks.any():
-        lines[1:] += np.cumsum(breaks)[:-1]
-    return lines, int(first + n + breaks.sum())
-
-
-def _describe_malformed(bad_rows: list, exc: Exception, next_line: int, lines_are_records: bool) -> str:
-    """Where and how a line broke the file's shape, without its text (it may hold a child's name)."""
-    if bad_rows and bad_rows[0].number is not None:
-        row = bad_rows[0]  # Arrow numbers records from 1, the header included
-        where = f"line {row.number}" if lines_are_records else f"record {row.number} (header = 1)"
-        return f"{where}: expected {row.expected_columns} fields, found {row.actual_columns}"
-    found = re.search(r"Expected (\d+) columns?, got (\d+)", str(exc))
-    if found:
-        return f"a line after line {next_line - 1}: expected {found[1]} fields, found {found[2]}"
-    return f"a line after line {next_line - 1}: {str(exc).split(':', 1)[0]}"
+    records = lines.data[lines.starts[0]:lines.ends[-1]]
+    if len(lines.starts) > 1 and not np.array_equal(lines.starts[1:], lines.ends[:-1] + 1):
+        # not one run of records (CR LF endings, or the chosen few): one per line
+        records = np.frombuffer(b"\n".join(bytes(lines.data[s:e]) for s, e in zip(lines.starts, lines.ends,
+                                                                                 strict=True)), np.uint8)
+    try:
+        table = pacsv.read_csv(
+            pa.py_buffer(records),
+            read_options=pacsv.ReadOptions(use_threads=False, block_size=1 << 20, column_names=list(columns),
+                                           encoding="utf8"),
+            parse_options=pacsv.ParseOptions(delimiter="|" if pipe else ",", quote_char=False if pipe else '"',
+                                             newlines_in_values=not pipe, ignore_empty_lines=False,
+                                             invalid_row_handler=on_invalid),
+            convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in columns}, null_values=[""],
+                                                 strings_can_be_null=True, quoted_strings_can_be_null=False))
+    except pa.ArrowInvalid as exc:
+        if bad_rows and bad_rows[0].number is not None and bad_rows[0].number <= len(numbers):
+            row = bad_rows[0]  # Arrow numbers the records it was given from 1
+            raise MalformedRow(f"line {int(numbers[row.number - 1])}: expected {row.expected_columns} fields,"
+                               f" found {row.actual_columns}") from None
+        raise MalformedRow(f"a line from line {int(numbers[0])} on: {str(exc).split(':', 1)[0]}") from None
+    if table.num_rows != len(numbers):  # a bare carriage return inside a pipe line ends a row for Arrow
+        raise MalformedRow(f"a line from line {int(numbers[0])} on: {table.num_rows} rows in {len(numbers)} lines")
+    at = 0
+    for batch in table.to_batches():
+        rows = slice(at, at + batch.num_rows)
+        at += batch.num_rows
+        yield batch, numbers[rows], (LineSpans(lines.data, lines.starts[rows], lines.ends[rows]) if pipe else None)
 
 
 def parquet_batches(fh, columns: tuple[str, ...]) -> Iterator[tuple[pa.RecordBatch, np.ndarray]]:

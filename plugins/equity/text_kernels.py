@@ -422,3 +422,102 @@ def put_rows(out, rows, numbers, offsets, data, valid, escapes) -> int:
         out[at + digits] = 10
         at += digits + 1
     return at
+
+
+# --- CSV records, as Arrow reads them --------------------------------------------------------------
+# A quote opens a quoted value only at a field's start; inside one, "" is a quote and line breaks are
+# part of the value; after its closing quote the rest of the field is taken as it stands. A record
+# ends at LF, CR LF or a lone CR outside quotes.
+
+@njit(**_KERNEL)
+def csv_records(data, final, starts, ends, breaks):
+    """Record k of `data` is data[starts[k]:ends[k]] (its line break left out), with breaks[k] line
+    breaks inside its quoted values. Returns (records, bytes they take); the rest, an unfinished
+    record, belongs to the next block unless `final`."""
+    n, begin, inside, state, i = 0, 0, 0, 0, 0  # state: 0 field start, 1 in a field, 2 quoted, 3 quote seen
+    size = len(data)
+    while i < size:
+        b = data[i]
+        if state == 2:
+            if b == 34:
+                state = 3
+            elif b == 10:
+                inside += 1
+            i += 1
+            continue
+        if b == 10 or b == 13:
+            following = i + 1
+            if b == 13:
+                if i + 1 >= size and not final:
+                    break  # CR LF may be split between blocks
+                if i + 1 < size and data[i + 1] == 10:
+                    following = i + 2
+            starts[n], ends[n], breaks[n] = begin, i, inside
+            n += 1
+            begin, inside, state, i = following, 0, 0, following
+            continue
+        if b == 34 and (state == 0 or state == 3):  # opens a quoted value, or "" inside one
+            state = 2
+        elif b == 44:
+            state = 0
+        elif state != 2:
+            state = 1
+        i += 1
+    if final and begin < size:
+        starts[n], ends[n], breaks[n] = begin, size, inside
+        n += 1
+        begin = size
+    return n, begin
+
+
+@njit(**_KERNEL)
+def put_number(out, at, v) -> int:
+    """v (not negative) in decimal and a newline at out[at]; returns the position after."""
+    digits, w = 1, v
+    while w >= 10:
+        w //= 10
+        digits += 1
+    for k in range(digits - 1, -1, -1):
+        out[at + k] = 48 + v % 10
+        v //= 10
+    out[at + digits] = 10
+    return at + digits + 1
+
+
+@njit(**_KERNEL)
+def put_escaped(out, at, data, start, length) -> int:
+    """data[start:start + length] with COPY's escapes at out[at]; returns the position after."""
+    for k in range(start, start + length):
+        b = data[k]
+        letter = _escaped(b)
+        if letter:
+            out[at] = 92
+            out[at + 1] = letter
+            at += 2
+        else:
+            out[at] = b
+            at += 1
+    return at
+
+
+@njit(**_KERNEL)
+def in_list_at(data, start, length, words, lengths) -> int:
+    """The index of the value among `words` (rows of a byte matrix, lengths[w] bytes used), or -1."""
+    for w in range(len(lengths)):
+        if lengths[w] == length:
+            same = True
+            for k in range(length):
+                if data[start + k] != words[w, k]:
+                    same = False
+                    break
+            if same:
+                return w
+    return -1
+
+
+def word_list(words) -> tuple[np.ndarray, np.ndarray]:
+    """A list of ASCII words as (byte matrix, lengths) for in_list_at."""
+    matrix = np.zeros((len(words), max(map(len, words))), np.uint8)
+    for w, word in enumerate(words):
+        matrix[w, :len(word)] = np.frombuffer(word.encode(), np.uint8)
+    return matrix, np.array([len(word) for word in words], np.int64)

@@ -1,0 +1,237 @@
+"""The enrolment roster's CSV records judged, hashed, sized and written as COPY text in one compiled pass.
+
+The same job as equity.registry_lines for the other national-size delivery (11 million records): one
+loop per record splits its fields as Arrow's CSV reader does (a quote opens a quoted value only at a
+field's start; "" inside it is a quote), applies the enrolment rules in RULES order through the same
+`text_kernels.*_at` checks as equity.row_rules, and for a good record writes its values as COPY text
+and works out its key hash and page size. A record the pass does not take as it stands - not 17
+fields, or a checked field with a "" or text after its closing quote - sends its block to Arrow
+and the column rules (`Judged.fallback`), so Arrow keeps the last word on what a line holds.
+tests/test_bench_load.py holds both paths to the same verdict on every edge case.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from equity import contracts as c
+from equity import heap_layout
+from equity import text_kernels as tk
+from equity.row_rules import RULES, RuleContext
+from equity.row_stream import LineSpans
+from equity.text_kernels import _KERNEL, njit
+
+COLUMNS = c.ENROLMENT.columns
+(PERSON, SCHOOL, SCHOOL_NAME, AFFILIATION, SCHOOL_SUBDISTRICT, YEAR, TERM, GRADE, STATUS, STATUS_DATE, FIRST,
+ LAST, SEX, BIRTH, DISABILITY, HOME_SUBDISTRICT, ABSENT) = range(17)
+assert COLUMNS == ("person_id", "school_code", "school_name", "affiliation", "school_subdistrict_code",
+                   "academic_year", "term", "grade", "status", "status_date", "first_name", "last_name", "sex",
+                   "birth_date", "disability", "home_subdistrict_code", "days_absent")
+# The rule numbers the kernel returns are positions in row_rules.RULES["enrolment"], 1-based.
+assert [reason for reason, _ in RULES["enrolment"]] == [
+    "blank_person_id", "invalid_person_id", "unknown_enum", "unknown_enum", "unknown_enum", "unknown_enum",
+    "invalid_date", "invalid_date", "birth_in_future", "age_out_of_range", "invalid_number", "unknown_code",
+    "unknown_code", "unknown_code"]
+assert c.ENROLMENT.key == ("person_id", "school_code")  # the key hash below
+# Fields the rules read: one of these quoted with "" inside, or with text after its closing quote,
+# sends the block to Arrow.
+_CHECKED = np.zeros(17, np.bool_)
+_CHECKED[[PERSON, SCHOOL, AFFILIATION, SCHOOL_SUBDISTRICT, YEAR, TERM, GRADE, STATUS, STATUS_DATE, SEX, BIRTH,
+          DISABILITY, HOME_SUBDISTRICT, ABSENT]] = True
+_AFFILIATIONS = tk.word_list(c.AFFILIATIONS)
+_GRADES = tk.word_list(c.GRADES)
+_STATUSES = tk.word_list(c.ENROLMENT_STATUSES)
+
+
+class Judged(NamedTuple):
+    text: memoryview   # the good records as COPY text, each ending with its line number
+    codes: np.ndarray  # per record: 0, or 1 + the index in RULES["enrolment"] of the first rule broken
+    hashes: np.ndarray  # per good record: its key hash (row_stream.key_hashes over person_id, school_code)
+    sizes: np.ndarray  # per good record: its size on a page (heap_layout.row_sizes)
+    fallback: bool     # a record the pass does not take: judge the block with Arrow and the column rules
+
+
+def applies(ctx: RuleContext) -> bool:
+    """The pass looks codes up in a flag table only."""
+    return ctx.subdistricts.table is not None
+
+
+def judge(lines: LineSpans, numbers: np.ndarray, ctx: RuleContext, file_name: str) -> Judged:
+    n = len(lines.starts)
+    offset, header, header_with_null = heap_layout.fixed_part(file_name, len(COLUMNS))
+    out = np.empty(2 * int(lines.ends[-1] - lines.starts[0]) + (3 * len(COLUMNS) + 24) * n, np.uint8)
+    codes = np.zeros(n, np.int16)
+    hashes = np.zeros(n, np.uint64)
+    sizes = np.zeros(n, np.int32)
+    written, good, fallback = _judge(
+        lines.data, lines.starts, lines.ends, numbers, ctx.extract_ymd, ctx.subdistricts.table,
+        ctx.subdistricts.width, *_AFFILIATIONS, *_GRADES, *_STATUSES, _CHECKED, offset, header, header_with_null,
+        out, codes, hashes, sizes)
+    return Judged(memoryview(out)[:written], codes, hashes[:good], sizes[:good], fallback)
+
+
+@njit(**_KERNEL)
+def _split(data, start, end, fs, fl, fq) -> int:
+    """Split one record into its fields: value start fs[k] and length fl[k], and fq[k] 0 unquoted, 1
+    quoted (the value inside the quotes), 2 quoted with "" or trailing text (fs, fl then span the
+    field as written). Returns the number of fields, or -1 for a quote left open."""
+    field, k = 0, start
+    while True:
+        begin = k
+        if k < end and data[k] == 34:
+            k += 1
+            kind = 1
+            while True:
+                if k >= end:
+                    return -1
+                if data[k] == 34:
+                    if k + 1 < end and data[k + 1] == 34:
+                        kind = 2
+                        k += 2
+                        continue
+                    break
+                k += 1
+            value_start, value_end = begin + 1, k
+            k += 1
+            if k < end and data[k] != 44:
+                kind = 2
+                while k < end and data[k] != 44:
+                    k += 1
+            if kind == 2:
+                value_start, value_end = begin, k
+        else:
+            kind = 0
+            while k < end and data[k] != 44:
+                k += 1
+            value_start, value_end = begin, k
+        if field < len(fs):
+            fs[field], fl[field], fq[field] = value_start, value_end - value_start, kind
+        field += 1
+        if k >= end:
+            return field
+        k += 1  # the comma
+
+
+@njit(**_KERNEL)
+def _unquoted(data, start, length, out, at, write) -> int:
+    """A field written as data[start:start + length] that opens with a quote, as Arrow reads it: ""
+    inside the quotes is a quote, the rest after the closing quote is taken as it stands. With `write`,
+    puts the value (COPY-escaped) at out[at] and returns the position after; else returns its length."""
+    k, end, quoted, size = start + 1, start + length, True, 0
+    while k < end:
+        b = data[k]
+        if quoted and b == 34:
+            if k + 1 < end and data[k + 1] == 34:
+                k += 1  # the second quote of "" is the value's byte
+            else:
+                quoted = False
+                k += 1
+                continue
+        if write:
+            at = tk.put_escaped(out, at, data, k, 1)
+        size += 1
+        k += 1
+    return at if write else size
+
+
+@njit(**_KERNEL)
+def _blank(data, s, length) -> bool:
+    for k in range(s, s + length):
+        if data[k] != 32:
+            return False
+    return True
+
+
+@njit(**_KERNEL)
+def _rule_broken(data, fs, fl, fq, extract_ymd, sub_table, sub_width, affiliations, affiliation_lengths, grades,
+                 grade_lengths, statuses, status_lengths) -> int:
+    """The enrolment rules in RULES["enrolment"] order over one record's fields (a null is an empty
+    unquoted field): 0, or 1 + the index of the first broken."""
+    if (fl[PERSON] == 0 and fq[PERSON] == 0) or _blank(data, fs[PERSON], fl[PERSON]):
+        return 1
+    person_ok = tk.national_id_at(data, fs[PERSON], fl[PERSON]) or (
+        fl[PERSON] == 13 and data[fs[PERSON]] == 71 and tk.width_within_at(data, fs[PERSON] + 1, 12, 12, 48, 57))
+    if not person_ok:
+        return 2
+    if tk.in_list_at(data, fs[AFFILIATION], fl[AFFILIATION], affiliations, affiliation_lengths) < 0:
+        return 3
+    if tk.in_list_at(data, fs[GRADE], fl[GRADE], grades, grade_lengths) < 0:
+        return 4
+    if tk.in_list_at(data, fs[STATUS], fl[STATUS], statuses, status_lengths) < 0:
+        return 5
+    if not (fl[SEX] == 1 and (data[fs[SEX]] == 77 or data[fs[SEX]] == 70)):  # M, F
+        return 6
+    shape, exists, _ = tk.date_at(data, fs[STATUS_DATE], fl[STATUS_DATE], tk.ISO, 0, False)
+    if not (shape and exists):
+        return 7
+    shape, exists, born = tk.date_at(data, fs[BIRTH], fl[BIRTH], tk.DMY, 543, False)
+    if not (shape and exists):
+        return 8
+    if born > extract_ymd:
+        return 9
+    if extract_ymd // 10000 - born // 10000 - (1 if extract_ymd % 10000 < born % 10000 else 0) > 24:
+        return 10
+    if not (tk.width_within_at(data, fs[YEAR], fl[YEAR], 4, 48, 57)
+            and fl[TERM] == 1 and (data[fs[TERM]] == 49 or data[fs[TERM]] == 50)
+            and tk.width_within_at(data, fs[DISABILITY], fl[DISABILITY], 1, 48, 57)
+            and 1 <= fl[ABSENT] <= 3 and tk.width_within_at(data, fs[ABSENT], fl[ABSENT], fl[ABSENT], 48, 57)):
+        return 11
+    if not tk.width_within_at(data, fs[SCHOOL], fl[SCHOOL], 10, 48, 57):
+        return 12
+    if not tk.code_at(data, fs[SCHOOL_SUBDISTRICT], fl[SCHOOL_SUBDISTRICT], sub_width, sub_table):
+        return 13
+    if not tk.code_at(data, fs[HOME_SUBDISTRICT], fl[HOME_SUBDISTRICT], sub_width, sub_table):
+        return 14
+    return 0
+
+
+@njit(**_KERNEL)
+def _judge(data, starts, ends, numbers, extract_ymd, sub_table, sub_width, affiliations, affiliation_lengths,
+           grades, grade_lengths, statuses, status_lengths, checked, offset, header, header_with_null, out, codes,
+           hashes, sizes):
+    """Returns (bytes written, good records, fallback)."""
+    columns = 17
+    fs = np.zeros(columns, np.int64)
+    fl = np.zeros(columns, np.int64)
+    fq = np.zeros(columns, np.int64)
+    at = 0
+    good = 0
+    for i in range(len(starts)):
+        if _split(data, starts[i], ends[i], fs, fl, fq) != columns:
+            return at, good, True
+        for f in range(columns):
+            if fq[f] == 2 and checked[f]:
+                return at, good, True
+        code = _rule_broken(data, fs, fl, fq, extract_ymd, sub_table, sub_width, affiliations,
+                            affiliation_lengths, grades, grade_lengths, statuses, status_lengths)
+        codes[i] = code
+        if code:
+            continue
+        # The key hash (row_stream.key_hashes) and the size on a page (heap_layout.row_sizes).
+        h = (np.uint64(0) * tk._MIX) ^ tk.hash_at(data, fs[PERSON], fl[PERSON])
+        hashes[good] = (h * tk._MIX) ^ tk.hash_at(data, fs[SCHOOL], fl[SCHOOL])
+        laid, has_null = offset, False
+        for f in range(columns):
+            if fq[f] == 0 and fl[f] == 0:
+                has_null = True
+            elif fq[f] == 2:
+                laid = heap_layout.text_laid_at(laid, _unquoted(data, fs[f], fl[f], out, at, False))
+            else:
+                laid = heap_layout.text_laid_at(laid, fl[f])
+        size = (header_with_null if has_null else header) + laid
+        sizes[good] = (size + 7) & ~7
+        good += 1
+        for f in range(columns):
+            if fq[f] == 0 and fl[f] == 0:
+                out[at], out[at + 1] = 92, 78
+                at += 2
+            elif fq[f] == 2:
+                at = _unquoted(data, fs[f], fl[f], out, at, True)
+            else:
+                at = tk.put_escaped(out, at, data, fs[f], fl[f])
+            out[at] = 9
+            at += 1
+        at = tk.put_number(out, at, numbers[i])
+    return at, good, False
