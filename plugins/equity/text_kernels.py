@@ -433,7 +433,7 @@ def put_rows(out, rows, numbers, offsets, data, valid, escapes) -> int:
 def csv_records(data, final, starts, ends, breaks):
     """Record k of `data` is data[starts[k]:ends[k]] (its line break left out), with breaks[k] line
     breaks inside its quoted values. Returns (records, bytes they take); the rest, an unfinished
-    record, belongs to the next block unless `final`."""
+    record, belongs to the next block unless `final`. Records = -1 when the arrays are too short."""
     n, begin, inside, state, i = 0, 0, 0, 0, 0  # state: 0 field start, 1 in a field, 2 quoted, 3 quote seen
     size = len(data)
     while i < size:
@@ -452,6 +452,8 @@ def csv_records(data, final, starts, ends, breaks):
                     break  # CR LF may be split between blocks
                 if i + 1 < size and data[i + 1] == 10:
                     following = i + 2
+            if n >= len(starts):
+                return -1, 0
             starts[n], ends[n], breaks[n] = begin, i, inside
             n += 1
             begin, inside, state, i = following, 0, 0, following
@@ -464,6 +466,8 @@ def csv_records(data, final, starts, ends, breaks):
             state = 1
         i += 1
     if final and begin < size:
+        if n >= len(starts):
+            return -1, 0
         starts[n], ends[n], breaks[n] = begin, size, inside
         n += 1
         begin = size
