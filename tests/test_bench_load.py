@@ -225,6 +225,16 @@ def test_fast_checks_agree_with_util_definitions(warehouse, source):
     assert list(row_rules.first_broken(source, chunked, ctx)) == list(codes)
 
 
+def _numbered(batch, numbers, codes):
+    """The bad rows as the quarantine spill writes them from a parsed batch (RejectSpill.add)."""
+    from equity.row_stream import copy_text
+
+    bad = codes != 0
+    chosen = batch.filter(pa.array(bad))
+    return copy_text(pa.RecordBatch.from_arrays([pa.array(codes[bad].astype(str)), *chosen.columns],
+                                                names=["_code", *chosen.schema.names]), numbers[bad])
+
+
 def test_the_registry_line_pass_agrees_with_the_rules_on_columns(warehouse):
     """equity.registry_lines (one compiled pass over each line) gives every edge case above the same
     reason as row_rules on the parsed columns, and for the good lines the same COPY text, key hash and
@@ -264,6 +274,7 @@ def test_the_registry_line_pass_agrees_with_the_rules_on_columns(warehouse):
     batch = table.to_batches()[0]
     good = expected == 0
     assert bytes(judged.text) == bytes(copy_text(batch, numbers, good))
+    assert bytes(judged.bad_text) == bytes(_numbered(batch, numbers, expected))
     assert list(judged.hashes) == list(key_hashes(batch, CANDIDATE_KEY["registry"])[good])
     assert list(judged.sizes) == list(row_sizes(batch, np.flatnonzero(good), "registry_20261120_001.txt"))
     # A line without its eleven fields sends the block to Arrow, which names it.
@@ -322,6 +333,7 @@ def test_the_enrolment_record_pass_agrees_with_the_rules_on_columns(warehouse):
     batch = table.combine_chunks().to_batches()[0]
     good = expected == 0
     assert bytes(judged.text) == bytes(copy_text(batch, numbers, good))
+    assert bytes(judged.bad_text) == bytes(_numbered(batch, numbers, expected))
     assert list(judged.hashes) == list(key_hashes(batch, c.ENROLMENT.key)[good])
     assert list(judged.sizes) == list(row_sizes(batch, np.flatnonzero(good), "enrolment_20261120_001.csv"))
     # A "" inside a field the rules read, or a record of other than 17 fields: Arrow judges the block.

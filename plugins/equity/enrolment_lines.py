@@ -50,6 +50,7 @@ class Judged(NamedTuple):
     codes: np.ndarray  # per record: 0, or 1 + the index in RULES["enrolment"] of the first rule broken
     hashes: np.ndarray  # per good record: its key hash (row_stream.key_hashes over person_id, school_code)
     sizes: np.ndarray  # per good record: its size on a page (heap_layout.row_sizes)
+    bad_text: memoryview  # the bad records as COPY text, each led by its rule's number (RejectSpill)
     fallback: bool     # a record the pass does not take: judge the block with Arrow and the column rules
 
 
@@ -65,11 +66,13 @@ def judge(lines: LineSpans, numbers: np.ndarray, ctx: RuleContext, file_name: st
     codes = np.zeros(n, np.int16)
     hashes = np.zeros(n, np.uint64)
     sizes = np.zeros(n, np.int32)
-    written, good, fallback = _judge(
+    bad_out = np.empty(len(out) + 8 * n, np.uint8)
+    written, good, bad_written, fallback = _judge(
         lines.data, lines.starts, lines.ends, numbers, ctx.extract_ymd, ctx.subdistricts.table,
         ctx.subdistricts.width, *_AFFILIATIONS, *_GRADES, *_STATUSES, _CHECKED, offset, header, header_with_null,
-        out, codes, hashes, sizes)
-    return Judged(memoryview(out)[:written], codes, hashes[:good], sizes[:good], fallback)
+        out, bad_out, codes, hashes, sizes)
+    return Judged(memoryview(out)[:written], codes, hashes[:good], sizes[:good], memoryview(bad_out)[:bad_written],
+                  fallback)
 
 
 @njit(**_KERNEL)
@@ -189,25 +192,25 @@ def _rule_broken(data, fs, fl, fq, extract_ymd, sub_table, sub_width, affiliatio
 
 @njit(**_KERNEL)
 def _judge(data, starts, ends, numbers, extract_ymd, sub_table, sub_width, affiliations, affiliation_lengths,
-           grades, grade_lengths, statuses, status_lengths, checked, offset, header, header_with_null, out, codes,
-           hashes, sizes):
-    """Returns (bytes written, good records, fallback)."""
+           grades, grade_lengths, statuses, status_lengths, checked, offset, header, header_with_null, out, bad_out,
+           codes, hashes, sizes):
+    """Returns (bytes written, good records, bad bytes written, fallback)."""
     columns = 17
     fs = np.zeros(columns, np.int64)
     fl = np.zeros(columns, np.int64)
     fq = np.zeros(columns, np.int64)
-    at = 0
-    good = 0
+    at, bad_at, good = 0, 0, 0
     for i in range(len(starts)):
         if _split(data, starts[i], ends[i], fs, fl, fq) != columns:
-            return at, good, True
+            return at, good, bad_at, True
         for f in range(columns):
             if fq[f] == 2 and checked[f]:
-                return at, good, True
+                return at, good, bad_at, True
         code = _rule_broken(data, fs, fl, fq, extract_ymd, sub_table, sub_width, affiliations,
                             affiliation_lengths, grades, grade_lengths, statuses, status_lengths)
         codes[i] = code
-        if code:
+        if code:  # for the quarantine: the rule's number, then the record as COPY text
+            bad_at = _put_record(bad_out, tk.put_number(bad_out, bad_at, code, 9), data, fs, fl, fq, numbers[i])
             continue
         # The key hash (row_stream.key_hashes) and the size on a page (heap_layout.row_sizes).
         h = (np.uint64(0) * tk._MIX) ^ tk.hash_at(data, fs[PERSON], fl[PERSON])
@@ -223,15 +226,21 @@ def _judge(data, starts, ends, numbers, extract_ymd, sub_table, sub_width, affil
         size = (header_with_null if has_null else header) + laid
         sizes[good] = (size + 7) & ~7
         good += 1
-        for f in range(columns):
-            if fq[f] == 0 and fl[f] == 0:
-                out[at], out[at + 1] = 92, 78
-                at += 2
-            elif fq[f] == 2:
-                at = _unquoted(data, fs[f], fl[f], out, at, True)
-            else:
-                at = tk.put_escaped(out, at, data, fs[f], fl[f])
-            out[at] = 9
-            at += 1
-        at = tk.put_number(out, at, numbers[i])
-    return at, good, False
+        at = _put_record(out, at, data, fs, fl, fq, numbers[i])
+    return at, good, bad_at, False
+
+
+@njit(**_KERNEL)
+def _put_record(out, at, data, fs, fl, fq, number) -> int:
+    """One record's values as COPY text (\\N for an empty unquoted field), then its line number."""
+    for f in range(len(fs)):
+        if fq[f] == 0 and fl[f] == 0:
+            out[at], out[at + 1] = 92, 78
+            at += 2
+        elif fq[f] == 2:
+            at = _unquoted(data, fs[f], fl[f], out, at, True)
+        else:
+            at = tk.put_escaped(out, at, data, fs[f], fl[f])
+        out[at] = 9
+        at += 1
+    return tk.put_number(out, at, number, 10)

@@ -27,7 +27,6 @@ from equity.landing import BLOCK, Delivery, DeliveryRefused, FileCheck, LandingZ
 from equity.row_stream import (
     BoundedQueuedWriter,
     KeyTracker,
-    LineSpans,
     MalformedRow,
     RejectSpill,
     copy_text,
@@ -172,7 +171,7 @@ def _copy_batch(url: str, zone: LandingZone, delivery: Delivery, run_id: str) ->
         ).format(part=part, b=sql.Literal(batch_id),
                  cols=sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(c)) for c in contract.columns)))
         ctx = row_rules.context(conn, delivery.extract_date)
-        spill = RejectSpill(batch_id)
+        spill = RejectSpill()
         keys = KeyTracker(CANDIDATE_KEY.get(delivery.source, contract.key))
         places = RowPlaces(len(delivery.files))
         floors = []  # per file: the batch table's last page before its COPY (its first row is there or after)
@@ -221,11 +220,8 @@ def _copy_batch(url: str, zone: LandingZone, delivery: Delivery, run_id: str) ->
                     raise DeliveryRefused(delivery.source, delivery.extract_date, current_file, "unloadable_row",
                                           f"PostgreSQL refused a row: {failure.diag.message_primary}") from None
                 raise failure
-            with conn.cursor() as cur, cur.copy(sql.SQL(
-                    "copy {rejects} (_batch_id, _file, _line, reason, original) from stdin with (format csv)"
-            ).format(rejects=rejects)) as copy:
-                for block in spill.blocks():
-                    copy.write(block)
+            spill.copy_into(conn, rejects, batch_id, [f.name for f in delivery.files], contract.columns,
+                            [reason for reason, _ in row_rules.RULES[delivery.source]])
         finally:
             spill.close()
         rejected = spill.rows + _check_keys(conn, delivery, batch_id, part, cols, rejects, places, floors,
@@ -329,13 +325,7 @@ class _FileRows:
                                              spans)
                 return
             self.rows += len(numbers)
-            bad = np.flatnonzero(judged.codes)
-            if len(bad):  # the bad records' values, parsed by Arrow for the quarantine
-                chosen = LineSpans(lines.data, lines.starts[bad], lines.ends[bad])
-                values = pa.Table.from_batches([b for b, _, _ in parse_lines(chosen, numbers[bad], contract.columns,
-                                                                             contract.file_format)])
-                spill.add(f.name, values, numbers[bad],
-                          [row_rules.reason_of(delivery.source, int(code)) for code in judged.codes[bad]])
+            spill.add_text(file_no, judged.bad_text, int(np.count_nonzero(judged.codes)))
         except MalformedRow as exc:
             raise refuse_malformed(delivery, f, str(exc)) from None
         keys.add_hashes(file_no, judged.hashes, numbers[judged.codes == 0])
@@ -354,8 +344,7 @@ class _FileRows:
         keep = None if good.all() else good
         if keep is not None:
             bad = ~good
-            spill.add(f.name, batch.filter(pa.array(bad)), lines[bad],
-                      [row_rules.reason_of(delivery.source, int(code)) for code in codes[bad]])
+            spill.add(file_no, batch.filter(pa.array(bad)), lines[bad], codes[bad])
         split("client_rules")
         if good.any():
             text = copy_text(batch, lines, keep, spans)

@@ -45,6 +45,7 @@ class Judged(NamedTuple):
     codes: np.ndarray       # per line: 0, or 1 + the index in RULES["registry"] of the first rule broken
     hashes: np.ndarray      # per good line: its key hash (row_stream.key_hashes over pid, event_date)
     sizes: np.ndarray       # per good line: its size on a page (heap_layout.row_sizes)
+    bad_text: memoryview    # the bad lines as COPY text, each led by its rule's number (RejectSpill)
     fallback: bool          # a line without 11 fields: Arrow parses the block and names the line
 
 
@@ -60,12 +61,14 @@ def judge(lines: LineSpans, numbers: np.ndarray, ctx: RuleContext, file_name: st
     codes = np.zeros(n, np.int16)
     hashes = np.zeros(n, np.uint64)
     sizes = np.zeros(n, np.int32)
-    written, good, fallback = _judge(
+    bad_out = np.empty(len(out) + 8 * n, np.uint8)
+    written, good, bad_written, fallback = _judge(
         lines.data, lines.starts, lines.ends, numbers, ctx.extract_ymd,
         ctx.subdistricts.table, ctx.subdistricts.width, ctx.laos.table, ctx.laos.width,
         _EVENTS, _EVENT_LENGTHS, _MAY_LACK_ADDRESS, offset, header, header_with_null,
-        out, codes, hashes, sizes)
-    return Judged(memoryview(out)[:written], codes, hashes[:good], sizes[:good], fallback)
+        out, bad_out, codes, hashes, sizes)
+    return Judged(memoryview(out)[:written], codes, hashes[:good], sizes[:good], memoryview(bad_out)[:bad_written],
+                  fallback)
 
 
 @njit(**_KERNEL)
@@ -145,13 +148,12 @@ def _rule_broken(data, fs, fl, extract_ymd, sub_table, sub_width, lao_table, lao
 
 @njit(**_KERNEL)
 def _judge(data, starts, ends, numbers, extract_ymd, sub_table, sub_width, lao_table, lao_width, events,
-           event_lengths, may_lack, offset, header, header_with_null, out, codes, hashes, sizes):
-    """Returns (bytes written, good lines, fallback)."""
+           event_lengths, may_lack, offset, header, header_with_null, out, bad_out, codes, hashes, sizes):
+    """Returns (bytes written, good lines, bad bytes written, fallback)."""
     columns = 11
     fs = np.zeros(columns, np.int64)
     fl = np.zeros(columns, np.int64)
-    at = 0
-    good = 0
+    at, bad_at, good = 0, 0, 0
     for i in range(len(starts)):
         # Split the line at its bars.
         field, begin = 0, starts[i]
@@ -165,11 +167,12 @@ def _judge(data, starts, ends, numbers, extract_ymd, sub_table, sub_width, lao_t
             fs[field], fl[field] = begin, ends[i] - begin
         field += 1
         if field != columns:
-            return at, good, True
+            return at, good, bad_at, True
         code = _rule_broken(data, fs, fl, extract_ymd, sub_table, sub_width, lao_table, lao_width, events,
                             event_lengths, may_lack)
         codes[i] = code
-        if code:
+        if code:  # for the quarantine: the rule's number, then the line as COPY text
+            bad_at = _put_line(bad_out, tk.put_number(bad_out, bad_at, code, 9), data, fs, fl, numbers[i])
             continue
         # The key hash (row_stream.key_hashes) and the size on a page (heap_layout.row_sizes).
         h = np.uint64(0)
@@ -185,32 +188,19 @@ def _judge(data, starts, ends, numbers, extract_ymd, sub_table, sub_width, lao_t
         size = (header_with_null if has_null else header) + laid
         sizes[good] = (size + 7) & ~7
         good += 1
-        # The line as COPY text (text_kernels.pipe_lines_to_text).
-        for f in range(columns):
-            if fl[f] == 0:
-                out[at], out[at + 1] = 92, 78
-                at += 2
-            else:
-                for k in range(fs[f], fs[f] + fl[f]):
-                    b = data[k]
-                    letter = tk._escaped(b)
-                    if letter:
-                        out[at] = 92
-                        out[at + 1] = letter
-                        at += 2
-                    else:
-                        out[at] = b
-                        at += 1
-            out[at] = 9
-            at += 1
-        v = numbers[i]
-        digits, w = 1, v
-        while w >= 10:
-            w //= 10
-            digits += 1
-        for k in range(digits - 1, -1, -1):
-            out[at + k] = 48 + v % 10
-            v //= 10
-        out[at + digits] = 10
-        at += digits + 1
-    return at, good, False
+        at = _put_line(out, at, data, fs, fl, numbers[i])
+    return at, good, bad_at, False
+
+
+@njit(**_KERNEL)
+def _put_line(out, at, data, fs, fl, number) -> int:
+    """One line's fields as COPY text (text_kernels.pipe_lines_to_text), then its number."""
+    for f in range(len(fs)):
+        if fl[f] == 0:
+            out[at], out[at + 1] = 92, 78
+            at += 2
+        else:
+            at = tk.put_escaped(out, at, data, fs[f], fl[f])
+        out[at] = 9
+        at += 1
+    return tk.put_number(out, at, number, 10)

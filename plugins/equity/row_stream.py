@@ -11,7 +11,6 @@ delivery (12 bytes a row).
 
 from __future__ import annotations
 
-import json
 import tempfile
 from collections.abc import Iterator
 from queue import Queue
@@ -222,30 +221,61 @@ def copy_text(batch: pa.RecordBatch, lines: np.ndarray, keep: np.ndarray | None 
 
 
 class RejectSpill:
-    """Rows that broke a rule, spilled to a temporary file as COPY CSV for quarantine.<source>_rejects.
+    """Rows that broke a rule, spilled to a temporary file as COPY text (the rule's number, the values,
+    the line) per file, then copied to quarantine.<source>_rejects with their reason and their values
+    as a JSON object built by the server.
 
     Memory stays flat however many rows a delivery gets wrong; the file goes when the load ends.
     """
 
-    def __init__(self, batch_id: int):
-        self.batch_id, self.rows = batch_id, 0
+    def __init__(self):
+        self.rows = 0
         self.file = tempfile.TemporaryFile()
+        self.parts: list[tuple[int, int, int]] = []  # (file number, offset, bytes)
+        self.size = 0
 
-    def add(self, file_name: str, batch: pa.RecordBatch, lines: np.ndarray, reasons: list[str]) -> None:
-        names = batch.schema.names
-        originals = [json.dumps(dict(zip(names, values, strict=True)), ensure_ascii=False)
-                     for values in zip(*(col.to_pylist() for col in batch.columns), strict=True)]
-        table = pa.table({"_batch_id": pa.array([self.batch_id] * len(originals), pa.int64()),
-                          "_file": pa.array([file_name] * len(originals), pa.string()),
-                          "_line": pa.array(lines), "reason": pa.array(reasons, pa.string()),
-                          "original": pa.array(originals, pa.string())})
-        pacsv.write_csv(table, self.file, pacsv.WriteOptions(include_header=False, quoting_style="needed"))
-        self.rows += len(originals)
+    def add_text(self, file_no: int, text, rows: int) -> None:
+        """Rows already written as COPY text: rule number, values, line (the line passes write them)."""
+        if rows:
+            self.file.write(text)
+            self.parts.append((file_no, self.size, len(text)))
+            self.size += len(text)
+            self.rows += rows
 
-    def blocks(self, size: int = 1 << 20) -> Iterator[bytes]:
-        self.file.seek(0)
-        while block := self.file.read(size):
-            yield block
+    def add(self, file_no: int, batch: pa.RecordBatch, lines: np.ndarray, codes: np.ndarray) -> None:
+        """Rows of a parsed batch with their rule numbers."""
+        numbered = pa.RecordBatch.from_arrays([pa.array(codes.astype(str)), *batch.columns],
+                                              names=["_code", *batch.schema.names])
+        self.add_text(file_no, copy_text(numbered, lines), batch.num_rows)
+
+    def copy_into(self, conn, rejects, batch_id: int, files: list[str], columns: tuple[str, ...],
+                  reasons: list[str]) -> None:
+        """Into `rejects` with the batch, file, line, reason (reasons[rule number - 1]) and original
+        values (a JSON object of the columns)."""
+        from psycopg import sql
+
+        if not self.rows:
+            return
+        cols = sql.SQL(", ").join(sql.Identifier(c) for c in columns)
+        conn.execute(sql.SQL("create temp table _rejected (_code smallint, {}, _line int, _file text)"
+                             " on commit drop").format(
+            sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(c)) for c in columns)))
+        for file_no, name in enumerate(files):
+            parts = [(at, size) for f, at, size in self.parts if f == file_no]
+            if not parts:
+                continue
+            conn.execute(sql.SQL("alter table _rejected alter column _file set default {}").format(sql.Literal(name)))
+            with conn.cursor().copy(sql.SQL("copy _rejected (_code, {}, _line) from stdin").format(cols)) as copy:
+                for at, size in parts:
+                    self.file.seek(at)
+                    copy.write(self.file.read(size))
+        original = sql.SQL("jsonb_build_object({})").format(sql.SQL(", ").join(
+            sql.SQL("{}, {}").format(sql.Literal(c), sql.Identifier(c)) for c in columns))
+        conn.execute(sql.SQL(
+            "insert into {rejects} (_batch_id, _file, _line, reason, original)"
+            " select %s, _file, _line, (%s::text[])[_code], {original} from _rejected"
+            " order by array_position(%s::text[], _file), _line").format(rejects=rejects, original=original),
+            (batch_id, reasons, files))
 
     def close(self) -> None:
         self.file.close()

@@ -475,8 +475,8 @@ def csv_records(data, final, starts, ends, breaks):
 
 
 @njit(**_KERNEL)
-def put_number(out, at, v) -> int:
-    """v (not negative) in decimal and a newline at out[at]; returns the position after."""
+def put_number(out, at, v, end) -> int:
+    """v (not negative) in decimal and the byte `end` at out[at]; returns the position after."""
     digits, w = 1, v
     while w >= 10:
         w //= 10
@@ -484,7 +484,7 @@ def put_number(out, at, v) -> int:
     for k in range(digits - 1, -1, -1):
         out[at + k] = 48 + v % 10
         v //= 10
-    out[at + digits] = 10
+    out[at + digits] = end
     return at + digits + 1
 
 
