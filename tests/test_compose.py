@@ -513,6 +513,14 @@ def test_warehouse_url_points_at_the_warehouse_service():
         )
 
 
+def test_the_warehouse_server_has_room_for_a_national_load():
+    """The settings docs/deploy.md asks of a warehouse server, given to the compose one."""
+    command = SERVICES[WAREHOUSE]["command"]
+    assert command[0] == "postgres"
+    settings = dict(arg.split("=", 1) for arg in command[1:] if arg != "-c")
+    assert settings == {"max_wal_size": "4GB", "wal_buffers": "64MB"}
+
+
 # --------------------------------------------------------------------------- mounts
 
 
