@@ -1,9 +1,10 @@
 """Load a verified delivery into `raw` with COPY, as one batch, in one transaction.
 
-Files are read once, in blocks: checked (sha256, encoding, header), parsed by Arrow (C++, windows-874
-transcoded), judged by the contract's row rules in vectorised Arrow (equity.row_rules), and the good
-rows COPY'd (text format, UTF-8) while the next batch is parsed. No per-row Python except for
-rejected rows.
+Files are read once, in blocks of whole records: checked (sha256, encoding, header), judged by the
+contract's row rules in one compiled pass a record (equity.enrolment_lines, equity.registry_lines;
+else Arrow and equity.row_rules), and the good records COPY'd (text format, UTF-8) while the next
+block is judged; the bad ones go to quarantine with their reason. Repeated keys are read back by the
+ctid the client worked out (equity.heap_layout). No per-row Python.
 """
 
 from __future__ import annotations
@@ -137,10 +138,10 @@ def _copy_batch(url: str, zone: LandingZone, delivery: Delivery, run_id: str) ->
 
     `raw.<table>` is LIST-partitioned by `_batch_id`: the batch is COPY'd (FREEZE) into a new table
     `raw.<table>_b<batch_id>` created in this transaction. Each file is read once: its bytes feed the
-    checksum and encoding check and Arrow's parser; the row rules (equity.row_rules) judge each parsed
-    batch in this process while the server COPYs the previous one, so only good rows reach the table
-    and the bad ones are spilled to quarantine with their reason. Repeated keys are found by the
-    client's key hashes; the server judges only those rows, exactly. Then the table is attached as the
+    checksum and encoding check and are cut into blocks of records; the row rules judge each block in
+    this process while the server COPYs the previous one, so only good rows reach the table and the
+    bad ones are spilled to quarantine with their reason. Repeated keys are found by the client's key
+    hashes; the server judges only those rows, exactly. Then the table is attached as the
     batch's partition and the date's previous batch partition dropped - all in one transaction with
     the batch record: a crash at any point leaves the old batch or the new one, never a mix.
     """

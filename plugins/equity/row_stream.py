@@ -1,12 +1,13 @@
-"""Delivery files as a stream of Arrow batches of text, with the line each row starts on, and what
-the loader makes of them: COPY text rows, the quarantine spill, the key hashes.
+"""Delivery files as blocks of whole records with the line each starts on, and what the loader
+makes of them: Arrow batches where it parses, COPY text rows, the quarantine spill, the key hashes.
 
-The loader reads every file once: the bytes pass through the file check (sha256) into Arrow's CSV
-reader (C++; windows-874 transcoded on the way, UTF-8 validated), which hands out batches of a few
-MiB. Every column is read as text, exactly as COPY would read it: an unquoted empty field is null, a
-quoted one the empty string, nothing else is a null marker. Parquet row groups are cast to text the
-way Arrow writes them as CSV. Rows are held one batch at a time; only the key tracker grows with the
-delivery (12 bytes a row).
+The loader reads every file once: the bytes pass through the file check (sha256), windows-874 is
+transcoded block by block, and each block is cut at the last whole record (pipe: a line; CSV: as
+Arrow's reader splits records). Where Arrow parses (`parse_lines`, `parquet_batches`), every column
+is read as text, exactly as COPY would read it: an unquoted empty field is null, a quoted one the
+empty string, nothing else is a null marker. Parquet row groups are cast to text the way Arrow
+writes them as CSV. Records are held a few blocks at a time; only the key tracker and the page sizes
+grow with the delivery (16 bytes a row).
 """
 
 from __future__ import annotations
