@@ -69,7 +69,7 @@ def test_reload_of_a_date_replaces_its_batch_and_lower_revision_is_kept_out(wh, 
 
 @pytest.mark.parametrize("fault, rule", [
     ("sha", "sha256"), ("rows", "row_count"), ("header", "header"), ("encoding", "encoding"),
-    ("windows-874", "encoding"),
+    ("windows-874", "encoding"), ("utf-8-in-a-rejected-row", "encoding"),
 ])
 def test_broken_delivery_is_refused_whole_and_recorded(wh, tmp_path, fault, rule):
     good = enrolment_csv([enrolment_row()])
@@ -86,6 +86,9 @@ def test_broken_delivery_is_refused_whole_and_recorded(wh, tmp_path, fault, rule
         files[bad_name] = (bad.replace(b"days_absent", b"absent_days"), "utf-8", 1)
     elif fault == "encoding":
         files[bad_name] = (enrolment_csv([enrolment_row()], encoding="windows-874"), "utf-8", 1)
+    elif fault == "utf-8-in-a-rejected-row":  # a row the rules reject, whose name is no UTF-8
+        data = enrolment_csv([enrolment_row(), enrolment_row("1101700203451", name="x")])
+        files[bad_name] = (data.replace(b",x,", b",\xff\xfe,"), "utf-8", 2)
     elif fault == "windows-874":  # 0xDB is no character in windows-874
         data = enrolment_csv([enrolment_row()], encoding="windows-874")
         files[bad_name] = (data.replace(b"0,630101", b"0,63\xdb101"), "windows-874", 1)

@@ -208,6 +208,10 @@ def _copy_batch(url: str, zone: LandingZone, delivery: Delivery, run_id: str) ->
                                                   f"manifest says {f.rows} rows, file holds {file_rows.rows}")
                         copied += file_rows.rows
                     cur.execute(sql.SQL("alter table {} alter column _file drop default").format(part))
+                    current_file = None
+                    # The server validates the rejected rows' UTF-8 here, as it did the good rows'.
+                    spill.copy_into(conn, rejects, batch_id, [f.name for f in delivery.files], contract.columns,
+                                    [reason for reason, _ in row_rules.RULES[delivery.source]])
                 except (DeliveryRefused, psycopg.Error, pa.ArrowException) as exc:
                     failure = exc
             phase("copy_and_rules")
@@ -221,8 +225,6 @@ def _copy_batch(url: str, zone: LandingZone, delivery: Delivery, run_id: str) ->
                     raise DeliveryRefused(delivery.source, delivery.extract_date, current_file, "unloadable_row",
                                           f"PostgreSQL refused a row: {failure.diag.message_primary}") from None
                 raise failure
-            spill.copy_into(conn, rejects, batch_id, [f.name for f in delivery.files], contract.columns,
-                            [reason for reason, _ in row_rules.RULES[delivery.source]])
         finally:
             spill.close()
         rejected = spill.rows + _check_keys(conn, delivery, batch_id, part, cols, rejects, places, floors,
