@@ -174,7 +174,7 @@ def _rule_broken(data, fs, fl, fq, extract_ymd, sub_table, sub_width, affiliatio
         return 8
     if born > extract_ymd:
         return 9
-    if extract_ymd // 10000 - born // 10000 - (1 if extract_ymd % 10000 < born % 10000 else 0) > 24:
+    if tk.older_than(extract_ymd, born, 24):
         return 10
     if not (tk.width_within_at(data, fs[YEAR], fl[YEAR], 4, 48, 57)
             and fl[TERM] == 1 and (data[fs[TERM]] == 49 or data[fs[TERM]] == 50)

@@ -33,10 +33,7 @@ assert [reason for reason, _ in RULES["registry"]] == [
     "unknown_code"]
 KEY = (PID, EVENT_DATE)  # load.CANDIDATE_KEY["registry"]
 
-_EVENTS = np.zeros((len(c.REGISTRY_EVENTS), max(map(len, c.REGISTRY_EVENTS))), np.uint8)
-_EVENT_LENGTHS = np.array([len(e) for e in c.REGISTRY_EVENTS], np.int64)
-for _n, _event in enumerate(c.REGISTRY_EVENTS):
-    _EVENTS[_n, :len(_event)] = np.frombuffer(_event.encode(), np.uint8)
+_EVENTS, _EVENT_LENGTHS = tk.word_list(c.REGISTRY_EVENTS)
 _MAY_LACK_ADDRESS = np.array([e in ("MOVE_OUT", "DEATH") for e in c.REGISTRY_EVENTS])
 
 
@@ -87,21 +84,6 @@ def _parent_ok(data, s, length) -> bool:
 
 
 @njit(**_KERNEL)
-def _event(data, s, length, events, event_lengths) -> int:
-    """The index of the event in REGISTRY_EVENTS, or -1."""
-    for e in range(len(event_lengths)):
-        if event_lengths[e] == length:
-            same = True
-            for k in range(length):
-                if data[s + k] != events[e, k]:
-                    same = False
-                    break
-            if same:
-                return e
-    return -1
-
-
-@njit(**_KERNEL)
 def _rule_broken(data, fs, fl, extract_ymd, sub_table, sub_width, lao_table, lao_width, events, event_lengths,
                  may_lack) -> int:
     """The registry's rules in RULES["registry"] order over one line's fields (start fs[k], length
@@ -113,7 +95,7 @@ def _rule_broken(data, fs, fl, extract_ymd, sub_table, sub_width, lao_table, lao
     if not (tk.national_id_at(data, fs[PID], fl[PID]) and _parent_ok(data, fs[MOTHER], fl[MOTHER])
             and _parent_ok(data, fs[FATHER], fl[FATHER])):
         return 3
-    event = _event(data, fs[EVENT], fl[EVENT], events, event_lengths)
+    event = tk.in_list_at(data, fs[EVENT], fl[EVENT], events, event_lengths)
     if event < 0:
         return 4
     if not (fl[SEX] == 1 and (data[fs[SEX]] == 49 or data[fs[SEX]] == 50)):
@@ -128,7 +110,7 @@ def _rule_broken(data, fs, fl, extract_ymd, sub_table, sub_width, lao_table, lao
         return 8
     if born > extract_ymd:
         return 9
-    if extract_ymd // 10000 - born // 10000 - (1 if extract_ymd % 10000 < born % 10000 else 0) > 24:
+    if tk.older_than(extract_ymd, born, 24):
         return 10
     if not tk.width_within_at(data, fs[HOUSE], fl[HOUSE], 11, 48, 57):
         return 11

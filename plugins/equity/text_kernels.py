@@ -143,6 +143,12 @@ def date_at(data, s, length, layout, year_offset, unknown_parts):
     return True, d <= last, ymd
 
 
+@njit(**_KERNEL)
+def older_than(ymd, born, years) -> bool:
+    """Age in whole years at yyyymmdd `ymd` of one born on yyyymmdd `born` is above `years`."""
+    return ymd // 10000 - born // 10000 - (1 if ymd % 10000 < born % 10000 else 0) > years
+
+
 _P = np.uint64(0x100000001B3)  # an odd multiplier (FNV's prime)
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 
@@ -363,64 +369,7 @@ def pipe_lines_to_text(out, data, starts, ends, rows, numbers) -> int:
             out[at], out[at + 1] = 92, 78
             at += 2
         out[at] = 9
-        at += 1
-        v = numbers[j]
-        digits, w = 1, v
-        while w >= 10:
-            w //= 10
-            digits += 1
-        for k in range(digits - 1, -1, -1):
-            out[at + k] = 48 + v % 10
-            v //= 10
-        out[at + digits] = 10
-        at += digits + 1
-    return at
-
-
-@njit(**_KERNEL)
-def put_rows(out, rows, numbers, offsets, data, valid, escapes) -> int:
-    """Write rows `rows` as COPY text into `out`, row after row (fields from the columns' buffers,
-    given as tuples: offsets[c], data[c], valid[c]; escapes[c] when column c holds a byte to escape),
-    each ending with numbers[j]; returns the bytes written. `out` must hold 2 bytes a value byte plus
-    3 a field and 21 a row."""
-    at = 0
-    columns = len(offsets)
-    for j in range(len(rows)):
-        i = rows[j]
-        for c in range(columns):
-            if not valid[c][i]:
-                out[at], out[at + 1], out[at + 2] = 92, 78, 9
-                at += 3
-                continue
-            start, end = offsets[c][i], offsets[c][i + 1]
-            values = data[c]
-            if escapes[c]:
-                for k in range(start, end):
-                    b = values[k]
-                    letter = _escaped(b)
-                    if letter:
-                        out[at] = 92
-                        out[at + 1] = letter
-                        at += 2
-                    else:
-                        out[at] = b
-                        at += 1
-            else:
-                for k in range(start, end):
-                    out[at] = values[k]
-                    at += 1
-            out[at] = 9
-            at += 1
-        v = numbers[j]
-        digits, w = 1, v
-        while w >= 10:
-            w //= 10
-            digits += 1
-        for k in range(digits - 1, -1, -1):
-            out[at + k] = 48 + v % 10
-            v //= 10
-        out[at + digits] = 10
-        at += digits + 1
+        at = put_number(out, at + 1, numbers[j], 10)
     return at
 
 
