@@ -321,6 +321,31 @@ def test_candidate_keys_are_part_of_the_contract_key():
         assert columns and set(columns) <= set(CONTRACTS[source].key)
 
 
+def test_a_quote_left_open_refuses_the_file_instead_of_holding_it_in_memory(tmp_path, monkeypatch):
+    import equity.row_stream
+    from equity.landing import FileCheck, LandingZone
+
+    monkeypatch.setattr(equity.row_stream, "LONGEST_RECORD", 64 << 10)
+    monkeypatch.setattr(equity.row_stream, "READ_BLOCK", 16 << 10)
+    rows = [enrolment_row(), enrolment_row("1101700203468").replace('"โรงเรียนบ้านหนองบัว"', '"open quote')]
+    rows += [enrolment_row("1101700203476").replace('"โรงเรียนบ้านหนองบัว"', "no quotes")] * 2000
+    write_delivery(tmp_path, "enrolment", D, {"enrolment_20261120_001.csv": (enrolment_csv(rows), "utf-8", 2002)})
+    zone = LandingZone(str(tmp_path))
+    delivery = zone.read_manifest("enrolment", D)
+    f = delivery.files[0]
+    read = []
+    with zone.open(zone.existing_path(delivery, f)) as fh:
+        first = fh.read(16 << 10)
+        check = FileCheck(delivery, f, decode=False)
+        check.update(first)
+        with pytest.raises(DeliveryRefused) as refused:
+            for _lines, numbers in equity.row_stream.csv_lines(first, fh, check, "utf-8"):
+                read += list(numbers)
+        assert fh.tell() < 200 << 10  # it stopped reading soon after the limit
+    assert refused.value.rule == "malformed_row" and "line 3: a record longer than" in refused.value.detail
+    assert read == [2]
+
+
 def test_a_row_the_server_cannot_store_refuses_the_delivery_without_quoting_it(wh, tmp_path):
     """A NUL byte is valid UTF-8 but no PostgreSQL text can hold it: refused whole, named, no value."""
     rows = [enrolment_row(), enrolment_row("1101700203468", school_name="โรงเรียน\x00สมชาย")]

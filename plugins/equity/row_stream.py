@@ -26,7 +26,10 @@ from psycopg.copy import QueuedLibpqWriter
 from equity import text_kernels as tk
 from equity.landing import DeliveryRefused, FileCheck
 
-READ_BLOCK = 4 << 20  # bytes Arrow parses at a time: one batch is ~20,000 enrolment rows
+READ_BLOCK = 4 << 20  # bytes read at a time: one block is ~20,000 enrolment records
+# A record longer than this refuses the delivery (a quote left open would otherwise hold the rest of
+# the file in memory).
+LONGEST_RECORD = 64 << 20
 ARROW_CODEC = {"windows-874": "cp874", "tis-620": "cp874"}
 
 
@@ -86,6 +89,7 @@ def pipe_lines(first: bytes, fh, check: FileCheck, encoding: str | None
         cut = len(text) if final else text.rfind(b"\n") + 1
         if not cut:
             pending = text
+            _not_too_long(check, pending, next_line)
             continue
         chunk, pending = text[:cut], text[cut:]
         data = np.frombuffer(chunk, np.uint8)
@@ -122,6 +126,7 @@ def csv_lines(first: bytes, fh, check: FileCheck, encoding: str | None
                 break
             room = len(text) + 1
         pending = text[used:]
+        _not_too_long(check, pending, next_line + int(breaks[:n].sum()) + n)
         starts, ends, breaks = starts[:n], ends[:n], breaks[:n]
         numbers = next_line + np.arange(n, dtype=np.int64)
         numbers[1:] += np.cumsum(breaks)[:-1]
@@ -130,6 +135,12 @@ def csv_lines(first: bytes, fh, check: FileCheck, encoding: str | None
             starts, ends, numbers, header = starts[1:], ends[1:], numbers[1:], False
         if len(starts):
             yield LineSpans(data, starts, ends), numbers
+
+
+def _not_too_long(check: FileCheck, pending: bytes, line: int) -> None:
+    if len(pending) > LONGEST_RECORD:
+        raise check.refuse("malformed_row", f"line {line}: a record longer than {LONGEST_RECORD >> 20} MiB"
+                                            " (a quote left open?)")
 
 
 def _then_end(blocks: Iterator[bytes]) -> Iterator[bytes | None]:
