@@ -251,6 +251,7 @@ def _awkward_registry_lines(lao: str) -> list[str]:
         good.replace("|THA|", "|tab\there|").replace("1101700203450", "1101700203476"),
         good.replace("|THA|", "|ไทย|").replace("1101700203450", "1101700203484") + "\r",  # CR LF, Thai
         good.replace("1101700203450", "1101700203492") + "1101700203450",  # the last field filled
+        "|" * 10,                                                           # every field empty
     ]
 
 
@@ -263,7 +264,7 @@ def test_pipe_lines_are_rewritten_to_copy_text_exactly_as_the_parsed_values_woul
 
     lines = _awkward_registry_lines(_lao(wh))
     data = "\n".join([REGISTRY_HEADER, *lines]) + ("\n" if final_break else "")
-    write_delivery(tmp_path, "registry", D, {"registry_20261120_001.txt": (data.encode("cp874"), "windows-874", 6)},
+    write_delivery(tmp_path, "registry", D, {"registry_20261120_001.txt": (data.encode("cp874"), "windows-874", 7)},
                    mode="full")
     zone = LandingZone(str(tmp_path))
     delivery = zone.read_manifest("registry", D)
@@ -274,7 +275,7 @@ def test_pipe_lines_are_rewritten_to_copy_text_exactly_as_the_parsed_values_woul
         check.update(first)
         batches = [batch for lines, numbers in pipe_lines(first, fh, check, f.encoding)
                    for batch in parse_lines(lines, numbers, delivery.contract.columns, "pipe")]
-    assert [int(n) for _, numbers, _ in batches for n in numbers] == [2, 3, 4, 5, 6, 7]
+    assert [int(n) for _, numbers, _ in batches for n in numbers] == [2, 3, 4, 5, 6, 7, 8]
     rng = np.random.default_rng(0)
     for batch, numbers, spans in batches:
         assert spans is not None
@@ -282,7 +283,7 @@ def test_pipe_lines_are_rewritten_to_copy_text_exactly_as_the_parsed_values_woul
             assert bytes(copy_text(batch, numbers, keep, spans)) == bytes(copy_text(batch, numbers, keep)), keep
 
     out = load_delivery(wh, str(tmp_path), "registry", D, "run-1")
-    assert (out.rows, out.rejected) == (2, 4)
+    assert (out.rows, out.rejected) == (2, 5)
     assert _raw(wh, "select mother_pid, father_pid, _line from raw.registry_events order by _line") == [
         (None, None, 2), (None, "1101700203450", 7)]
     originals = _raw(wh, "select _line, reason, original->>'pid', original->>'nationality' "
@@ -290,7 +291,8 @@ def test_pipe_lines_are_rewritten_to_copy_text_exactly_as_the_parsed_values_woul
     assert originals == [(3, "blank_person_id", None, "THA"),
                          (4, "unknown_enum", "1101700203468", "back\\slash\\N"),
                          (5, "unknown_enum", "1101700203476", "tab\there"),
-                         (6, "unknown_enum", "1101700203484", "ไทย")]
+                         (6, "unknown_enum", "1101700203484", "ไทย"),
+                         (8, "blank_person_id", None, None)]
 
 
 def test_a_line_that_does_not_split_into_the_contract_fields_refuses_the_delivery(wh, tmp_path):

@@ -62,6 +62,7 @@ def applies(ctx: RuleContext) -> bool:
 def judge(lines: LineSpans, numbers: np.ndarray, ctx: RuleContext, file_name: str) -> Judged:
     n = len(lines.starts)
     offset, header, header_with_null = heap_layout.fixed_part(file_name, len(COLUMNS))
+    # Room for the worst case: every byte escaped, every field \N (3 bytes where the record had a comma).
     out = np.empty(2 * int(lines.ends[-1] - lines.starts[0]) + (3 * len(COLUMNS) + 24) * n, np.uint8)
     codes = np.zeros(n, np.int16)
     hashes = np.zeros(n, np.uint64)

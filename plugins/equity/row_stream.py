@@ -214,7 +214,9 @@ def copy_text(batch: pa.RecordBatch, lines: np.ndarray, keep: np.ndarray | None 
     """
     rows = np.arange(batch.num_rows) if keep is None else np.flatnonzero(keep)
     if spans is not None:
-        out = np.empty(2 * int((spans.ends[rows] - spans.starts[rows]).sum()) + 24 * len(rows), np.uint8)
+        # Room for every byte escaped and every field \N (3 bytes where the line had a bar).
+        out = np.empty(2 * int((spans.ends[rows] - spans.starts[rows]).sum())
+                       + (3 * batch.num_columns + 24) * len(rows), np.uint8)
         size = tk.pipe_lines_to_text(out, spans.data, spans.starts, spans.ends, rows, lines[rows].astype(np.int64))
         return memoryview(out)[:size]
     columns = [(offsets, data, valid, tk.needs_escapes(offsets, data))

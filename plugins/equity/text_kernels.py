@@ -341,7 +341,7 @@ def pipe_lines_to_text(out, data, starts, ends, rows, numbers) -> int:
     """Write lines rows[j] of a pipe-delimited block (data[starts[i]:ends[i]], no line break) as COPY
     text rows into `out`, each ending with numbers[j]; returns the bytes written. The same rows as
     put_text writes from the parsed values: a field between two bars, an empty one \\N, escapes.
-    `out` holds at least 2 bytes a line byte plus 24 a row."""
+    `out` holds at least 2 bytes a line byte plus 3 a field and 24 a row."""
     at = 0
     for j in range(len(rows)):
         i = rows[j]
