@@ -281,6 +281,11 @@ def test_the_registry_line_pass_agrees_with_the_rules_on_columns(warehouse):
     short = LineSpans(data, lines.starts.copy(), lines.ends.copy())
     short.ends[3] = short.starts[3] + 20
     assert registry_lines.judge(short, numbers, ctx, "f").fallback
+    # So does a bare carriage return inside a line (Arrow ends a row there).
+    cr = np.frombuffer(text.replace(b"|BASELINE|", b"|BASE\rLINE|", 1), np.uint8)
+    cr_ends = np.flatnonzero(cr == 10)
+    assert registry_lines.judge(LineSpans(cr, np.concatenate(([0], cr_ends[:-1] + 1)), cr_ends), numbers, ctx,
+                                "f").fallback
 
 
 def _csv_field(value, quote: bool) -> str:

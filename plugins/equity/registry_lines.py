@@ -43,7 +43,7 @@ class Judged(NamedTuple):
     hashes: np.ndarray      # per good line: its key hash (row_stream.key_hashes over pid, event_date)
     sizes: np.ndarray       # per good line: its size on a page (heap_layout.row_sizes)
     bad_text: memoryview    # the bad lines as COPY text, each led by its rule's number (RejectSpill)
-    fallback: bool          # a line without 11 fields: Arrow parses the block and names the line
+    fallback: bool          # a line without 11 fields (or with a bare CR): Arrow parses the block and names it
 
 
 def applies(ctx: RuleContext) -> bool:
@@ -138,7 +138,7 @@ def _judge(data, starts, ends, numbers, extract_ymd, sub_table, sub_width, lao_t
     fl = np.zeros(columns, np.int64)
     at, bad_at, good = 0, 0, 0
     for i in range(len(starts)):
-        # Split the line at its bars.
+        # Split the line at its bars. A carriage return inside a line ends a row for Arrow: let it judge.
         field, begin = 0, starts[i]
         for k in range(starts[i], ends[i]):
             if data[k] == 124:
@@ -146,6 +146,8 @@ def _judge(data, starts, ends, numbers, extract_ymd, sub_table, sub_width, lao_t
                     fs[field], fl[field] = begin, k - begin
                 field += 1
                 begin = k + 1
+            elif data[k] == 13:
+                return at, good, bad_at, True
         if field < columns:
             fs[field], fl[field] = begin, ends[i] - begin
         field += 1
