@@ -67,3 +67,20 @@ def test_an_ordinary_night_does_not_scan_earlier_batches(warehouse, landing, mon
         published = conn.execute("select count(*) from marts.child_equity_profile where as_of_date = %s",
                                  (last,)).fetchone()[0]
     assert modes == {"snapshot": 1, "delta": 2} and published > 300
+
+    # The uniqueness test on child_equity_profile (in marts_build, where dbt builds) reads the night's
+    # date only (a run for D replaces D's rows alone): a duplicate on an earlier date is not its
+    # business, one on D is.
+    from equity.transform import DbtFailed, run_dbt
+
+    def duplicate(day):
+        with psycopg.connect(warehouse) as conn:
+            conn.execute("insert into marts_build.child_equity_profile select * from marts_build.child_equity_profile"
+                         " where as_of_date = %s limit 1", (day,))
+
+    select = ["test", "--select", "child_equity_profile,test_name:unique_combination"]
+    duplicate(START)
+    assert [r["status"] for r in run_dbt(warehouse, select, as_of=last)] == ["pass"]
+    duplicate(last)
+    with pytest.raises(DbtFailed, match="unique_combination"):
+        run_dbt(warehouse, select, as_of=last)
