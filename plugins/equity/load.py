@@ -259,12 +259,13 @@ def _copy_batch(url: str, zone: LandingZone, delivery: Delivery, run_id: str) ->
 
 
 class _FileRows:
-    """One file's good rows as COPY text, batch by batch, checked on the way; `rows` counts every row
+    """One file's good rows as COPY text, block by block, checked on the way; `rows` counts every row
     read (good and rejected).
 
-    Arrow parses and the rules run in this thread while psycopg's writer thread sends the previous
-    batch: the client's core checks while the server's core copies. `first` is parsed as soon as the
-    object is made, so the next file's first batch is ready while the current file's COPY drains.
+    The blocks are read and cut in this thread and judged by a pool of two (the line passes release
+    the GIL) while psycopg's writer thread sends the previous block: the client checks while the
+    server copies. `first` is made as soon as the object is, so the next file's first block is ready
+    while the current file's COPY drains.
     """
 
     def __init__(self, zone: LandingZone, delivery: Delivery, f, ctx, spill: RejectSpill, keys: KeyTracker,

@@ -43,7 +43,7 @@ class _CheckedReader:
     def __init__(self, first: bytes, fh, check: FileCheck, codec: str | None):
         self.fh, self.check, self.codec = fh, check, codec
         self.offset = 0  # bytes of the file read so far, to place an encoding error
-        self.out, self.at = self._utf8(first), 0
+        self.out = self._utf8(first)
 
     def _utf8(self, raw: bytes) -> bytes:
         start = self.offset
