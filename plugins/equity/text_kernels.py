@@ -295,16 +295,7 @@ def put_text(out, cursor, rows, offsets, data, valid, escapes):
             out[at + length] = 9
             cursor[j] = at + length + 1
             continue
-        for k in range(offsets[i], offsets[i + 1]):
-            b = data[k]
-            letter = _escaped(b)
-            if letter:
-                out[at] = 92
-                out[at + 1] = letter
-                at += 2
-            else:
-                out[at] = b
-                at += 1
+        at = put_escaped(out, at, data, offsets[i], offsets[i + 1] - offsets[i])
         out[at] = 9
         cursor[j] = at + 1
 
