@@ -71,19 +71,44 @@ def server(request) -> str:
     return request.param
 
 
+def _create_database(admin: str) -> tuple[str, str]:
+    name = f"equity_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'create database "{name}"')
+    return name, admin.rsplit("/", 1)[0] + f"/{name}"
+
+
+def _drop_databases(admin: str, names: list[str]) -> None:
+    with psycopg.connect(admin, autocommit=True) as conn:
+        for name in names:
+            conn.execute(f'drop database if exists "{name}" with (force)')
+
+
 @pytest.fixture
 def warehouse(server, monkeypatch) -> str:
     """A fresh, empty warehouse database; EQUITY_WAREHOUSE_URL points at it for the test."""
     admin = _admin_url(server)
-    name = f"equity_test_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'create database "{name}"')
-    url = admin.rsplit("/", 1)[0] + f"/{name}"
+    name, url = _create_database(admin)
     monkeypatch.setenv("EQUITY_WAREHOUSE_URL", url)
     monkeypatch.setenv("EQUITY_HMAC_KEY", TEST_KEY)
     yield url
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'drop database if exists "{name}" with (force)')
+    _drop_databases(admin, [name])
+
+
+@pytest.fixture
+def new_database(server):
+    """Makes more fresh databases on the test's server (a clean run to compare with); each is dropped
+    when the test ends, so the machine's server is left as it was."""
+    admin = _admin_url(server)
+    made: list[str] = []
+
+    def make() -> str:
+        name, url = _create_database(admin)
+        made.append(name)
+        return url
+
+    yield make
+    _drop_databases(admin, made)
 
 
 def pytest_sessionfinish(session, exitstatus):

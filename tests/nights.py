@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import uuid
 from datetime import date
 from pathlib import Path
 
 import psycopg
-
-from conftest import _admin_url
 
 START = date(2026, 11, 20)
 DAYS = 5
@@ -62,14 +59,6 @@ def _redeliver_registry_as_revision_2(landing: Path, day: date) -> None:
     entry["sha256"], entry["rows"] = hashlib.sha256(data).hexdigest(), entry["rows"] - 1
     manifest["revision"] = 2
     (folder / "_manifest.json").write_text(json.dumps(manifest))
-
-
-def _new_database(server: str) -> str:
-    admin = _admin_url(server)
-    name = f"equity_test_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'create database "{name}"')
-    return admin.rsplit("/", 1)[0] + f"/{name}"
 
 
 def _marts(url: str) -> dict[str, list[tuple]]:

@@ -10,7 +10,7 @@ from datetime import date, timedelta
 
 import psycopg
 import pytest
-from nights import START, _marts, _new_database, _run, generate_clean_landing
+from nights import START, _marts, _run, generate_clean_landing
 
 
 @pytest.fixture(scope="module")
@@ -203,10 +203,10 @@ def _run_steps_then_die(day: date, run_id: str, upto: str) -> None:
 
 @pytest.mark.parametrize("server", ["system"])
 def test_a_night_killed_after_any_step_then_rerun_gives_the_marts_of_an_uninterrupted_run(
-        server, warehouse, clean_landing, monkeypatch):
+        server, warehouse, new_database, clean_landing, monkeypatch):
     """Kill the night for date 2 after each step in turn, re-run it through the DAG, compare every row."""
     day2 = START + timedelta(days=1)
-    reference = _new_database(server)
+    reference = new_database()
     assert {r["state"] for r in _run(reference, clean_landing, START, day2, monkeypatch)} == {"success"}
     expected = _marts(reference)
     assert {r["state"] for r in _run(warehouse, clean_landing, START, START, monkeypatch)} == {"success"}

@@ -16,7 +16,6 @@ from nights import (
     MARTS,
     START,
     _marts,
-    _new_database,
     _redeliver_enrolment_as_revision_2,
     _redeliver_registry_as_revision_2,
     _run,
@@ -30,8 +29,8 @@ def clean_landing(tmp_path_factory):
 
 
 @pytest.mark.parametrize("server", ["embedded"])
-def test_redelivery_and_rerun_of_a_range_equals_a_clean_run(server, warehouse, clean_landing, tmp_path,
-                                                             monkeypatch):
+def test_redelivery_and_rerun_of_a_range_equals_a_clean_run(server, warehouse, new_database, clean_landing,
+                                                             tmp_path, monkeypatch):
     # Four of the landing's nights: date 3 has a night before it (incremental state to rebuild from)
     # and one after it (which must pick up the correction).
     day3, last = START + timedelta(days=2), START + timedelta(days=min(DAYS, 4) - 1)
@@ -45,7 +44,7 @@ def test_redelivery_and_rerun_of_a_range_equals_a_clean_run(server, warehouse, c
     # B: a clean warehouse that only ever saw revision 2.
     landing_b = tmp_path / "b"
     shutil.copytree(landing_a, landing_b)
-    other = _new_database(server)
+    other = new_database()
     assert {r["state"] for r in _run(other, landing_b, START, last, monkeypatch)} == {"success"}
 
     a, b = _marts(warehouse), _marts(other)
