@@ -330,7 +330,7 @@ def test_the_enrolment_record_pass_agrees_with_the_rules_on_columns(warehouse):
     assert enrolment_lines.applies(ctx)
     judged = enrolment_lines.judge(lines, numbers, ctx, "enrolment_20261120_001.csv")
     assert not judged.fallback
-    table = pa.Table.from_batches([b for b, _, _ in parse_lines(lines, numbers, columns, "csv")])
+    table = pa.Table.from_batches([b for b, _ in parse_lines(lines, numbers, columns, "csv")])
     expected = row_rules.first_broken("enrolment", table, ctx)
     differ = [(cases[k], int(judged.codes[k]), int(expected[k])) for k in range(n) if judged.codes[k] != expected[k]]
     assert not differ, f"{len(differ)} of {n} differ, first: {differ[:5]}"

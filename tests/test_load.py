@@ -12,6 +12,7 @@ import pyarrow as pa
 import pytest
 
 from deliveries import REGISTRY_HEADER, enrolment_csv, enrolment_row, write_delivery
+from equity import row_rules
 from equity.landing import DeliveryRefused
 from equity.load import load_delivery
 from equity.paths import SHIPPED_REFERENCE_DIR
@@ -257,8 +258,10 @@ def _awkward_registry_lines(lao: str) -> list[str]:
 
 @pytest.mark.parametrize("final_break", [True, False], ids=["ends-with-a-line-break", "no-final-line-break"])
 def test_pipe_lines_are_rewritten_to_copy_text_exactly_as_the_parsed_values_would_be(wh, tmp_path, final_break):
-    """The registry's lines go to COPY rewritten from their bytes (text_kernels.pipe_lines_to_text):
-    byte for byte what writing the parsed values gives, for every subset of rows, and in raw the values."""
+    """The registry's lines go to COPY rewritten from their bytes by its line pass (equity.registry_lines):
+    byte for byte what writing the values Arrow parses gives, good rows and quarantined ones alike (CR LF,
+    windows-874, empty fields, escapes, with or without a final line break), and in raw the values."""
+    from equity import registry_lines
     from equity.landing import FileCheck, LandingZone
     from equity.row_stream import copy_text, parse_lines, pipe_lines
 
@@ -269,18 +272,25 @@ def test_pipe_lines_are_rewritten_to_copy_text_exactly_as_the_parsed_values_woul
     zone = LandingZone(str(tmp_path))
     delivery = zone.read_manifest("registry", D)
     f = delivery.files[0]
+    with psycopg.connect(wh) as conn:
+        ctx = row_rules.context(conn, D)
     with zone.open(zone.existing_path(delivery, f)) as fh:
         first = fh.read(1 << 20)
         check = FileCheck(delivery, f, decode=False)
         check.update(first)
-        batches = [batch for lines, numbers in pipe_lines(first, fh, check, f.encoding)
-                   for batch in parse_lines(lines, numbers, delivery.contract.columns, "pipe")]
-    assert [int(n) for _, numbers, _ in batches for n in numbers] == [2, 3, 4, 5, 6, 7, 8]
-    rng = np.random.default_rng(0)
-    for batch, numbers, spans in batches:
-        assert spans is not None
-        for keep in [None, *(rng.random(batch.num_rows) < 0.5 for _ in range(8))]:
-            assert bytes(copy_text(batch, numbers, keep, spans)) == bytes(copy_text(batch, numbers, keep)), keep
+        blocks = list(pipe_lines(first, fh, check, f.encoding))
+    assert [int(n) for _, numbers in blocks for n in numbers] == [2, 3, 4, 5, 6, 7, 8]
+    for block, numbers in blocks:
+        judged = registry_lines.judge(block, numbers, ctx, f.name)
+        batch = pa.Table.from_batches([b for b, _ in parse_lines(block, numbers, delivery.contract.columns, "pipe")])
+        batch = batch.combine_chunks().to_batches()[0]
+        good = judged.codes == 0
+        assert list(judged.codes) == list(row_rules.first_broken("registry", batch, ctx))
+        assert bytes(judged.text) == bytes(copy_text(batch, numbers, good))
+        bad = batch.filter(pa.array(~good))
+        numbered = pa.RecordBatch.from_arrays([pa.array(judged.codes[~good].astype(str)), *bad.columns],
+                                              names=["_code", *bad.schema.names])
+        assert bytes(judged.bad_text) == bytes(copy_text(numbered, numbers[~good]))
 
     out = load_delivery(wh, str(tmp_path), "registry", D, "run-1")
     assert (out.rows, out.rejected) == (2, 5)

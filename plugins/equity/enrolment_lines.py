@@ -12,15 +12,13 @@ tests/test_bench_load.py holds both paths to the same verdict on every edge case
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import numpy as np
 
 from equity import contracts as c
 from equity import heap_layout
 from equity import text_kernels as tk
 from equity.row_rules import RULES, RuleContext
-from equity.row_stream import LineSpans
+from equity.row_stream import Judged, LineSpans, pass_buffers
 from equity.text_kernels import _KERNEL, njit
 
 COLUMNS = c.ENROLMENT.columns
@@ -45,29 +43,14 @@ _GRADES = tk.word_list(c.GRADES)
 _STATUSES = tk.word_list(c.ENROLMENT_STATUSES)
 
 
-class Judged(NamedTuple):
-    text: memoryview   # the good records as COPY text, each ending with its line number
-    codes: np.ndarray  # per record: 0, or 1 + the index in RULES["enrolment"] of the first rule broken
-    hashes: np.ndarray  # per good record: its key hash (row_stream.key_hashes over person_id, school_code)
-    sizes: np.ndarray  # per good record: its size on a page (heap_layout.row_sizes)
-    bad_text: memoryview  # the bad records as COPY text, each led by its rule's number (RejectSpill)
-    fallback: bool     # a record the pass does not take: judge the block with Arrow and the column rules
-
-
 def applies(ctx: RuleContext) -> bool:
     """The pass looks codes up in a flag table only."""
     return ctx.subdistricts.table is not None
 
 
 def judge(lines: LineSpans, numbers: np.ndarray, ctx: RuleContext, file_name: str) -> Judged:
-    n = len(lines.starts)
     offset, header, header_with_null = heap_layout.fixed_part(file_name, len(COLUMNS))
-    # Room for the worst case: every byte escaped, every field \N (3 bytes where the record had a comma).
-    out = np.empty(2 * int(lines.ends[-1] - lines.starts[0]) + (3 * len(COLUMNS) + 24) * n, np.uint8)
-    codes = np.zeros(n, np.int16)
-    hashes = np.zeros(n, np.uint64)
-    sizes = np.zeros(n, np.int32)
-    bad_out = np.empty(len(out) + 8 * n, np.uint8)
+    out, bad_out, codes, hashes, sizes = pass_buffers(lines, len(COLUMNS))
     written, good, bad_written, fallback = _judge(
         lines.data, lines.starts, lines.ends, numbers, ctx.extract_ymd, ctx.subdistricts.table,
         ctx.subdistricts.width, *_AFFILIATIONS, *_GRADES, *_STATUSES, _CHECKED, offset, header, header_with_null,
@@ -141,19 +124,11 @@ def _unquoted(data, start, length, out, at, write) -> int:
 
 
 @njit(**_KERNEL)
-def _blank(data, s, length) -> bool:
-    for k in range(s, s + length):
-        if data[k] != 32:
-            return False
-    return True
-
-
-@njit(**_KERNEL)
 def _rule_broken(data, fs, fl, fq, extract_ymd, sub_table, sub_width, affiliations, affiliation_lengths, grades,
                  grade_lengths, statuses, status_lengths) -> int:
     """The enrolment rules in RULES["enrolment"] order over one record's fields (a null is an empty
     unquoted field): 0, or 1 + the index of the first broken."""
-    if (fl[PERSON] == 0 and fq[PERSON] == 0) or _blank(data, fs[PERSON], fl[PERSON]):
+    if (fl[PERSON] == 0 and fq[PERSON] == 0) or tk.blank_at(data, fs[PERSON], fl[PERSON]):
         return 1
     person_ok = tk.national_id_at(data, fs[PERSON], fl[PERSON]) or (
         fl[PERSON] == 13 and data[fs[PERSON]] == 71 and tk.width_within_at(data, fs[PERSON] + 1, 12, 12, 48, 57))

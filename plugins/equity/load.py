@@ -290,7 +290,7 @@ class _FileRows:
             with zone.open(path) as fh:
                 for batch, lines in parquet_batches(fh, contract.columns):
                     self.split("client_parse")
-                    yield from self._checked(delivery, f, ctx, spill, keys, places, file_no, batch, lines, None)
+                    yield from self._checked(delivery, f, ctx, spill, keys, places, file_no, batch, lines)
             return
         check = FileCheck(delivery, f, decode=False)
         line_pass = LINE_PASSES.get(delivery.source)
@@ -323,10 +323,9 @@ class _FileRows:
         split("client_wait_for_rules")
         try:
             if judged is None or judged.fallback:
-                for batch, batch_lines, spans in parse_lines(lines, numbers, contract.columns, contract.file_format):
+                for batch, batch_lines in parse_lines(lines, numbers, contract.columns, contract.file_format):
                     split("client_parse")
-                    yield from self._checked(delivery, f, ctx, spill, keys, places, file_no, batch, batch_lines,
-                                             spans)
+                    yield from self._checked(delivery, f, ctx, spill, keys, places, file_no, batch, batch_lines)
                 return
             self.rows += len(numbers)
             spill.add_text(file_no, judged.bad_text, int(np.count_nonzero(judged.codes)))
@@ -339,7 +338,7 @@ class _FileRows:
             yield judged.text
             split("client_wait_for_server")
 
-    def _checked(self, delivery, f, ctx, spill, keys, places, file_no, batch, lines, spans):
+    def _checked(self, delivery, f, ctx, spill, keys, places, file_no, batch, lines):
         """One parsed batch through the column rules (equity.row_rules)."""
         split = self.split
         self.rows += batch.num_rows
@@ -351,7 +350,7 @@ class _FileRows:
             spill.add(file_no, batch.filter(pa.array(bad)), lines[bad], codes[bad])
         split("client_rules")
         if good.any():
-            text = copy_text(batch, lines, keep, spans)
+            text = copy_text(batch, lines, keep)
             split("client_encode")
             yield text
             split("client_wait_for_server")

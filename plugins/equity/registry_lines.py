@@ -11,15 +11,13 @@ paths to the same verdict on every edge case the SQL definitions are checked on.
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import numpy as np
 
 from equity import contracts as c
 from equity import heap_layout
 from equity import text_kernels as tk
 from equity.row_rules import RULES, RuleContext
-from equity.row_stream import LineSpans
+from equity.row_stream import Judged, LineSpans, pass_buffers
 from equity.text_kernels import _KERNEL, njit
 
 COLUMNS = c.REGISTRY.columns
@@ -37,29 +35,14 @@ _EVENTS, _EVENT_LENGTHS = tk.word_list(c.REGISTRY_EVENTS)
 _MAY_LACK_ADDRESS = np.array([e in ("MOVE_OUT", "DEATH") for e in c.REGISTRY_EVENTS])
 
 
-class Judged(NamedTuple):
-    text: memoryview        # the good lines as COPY text, each ending with its line number
-    codes: np.ndarray       # per line: 0, or 1 + the index in RULES["registry"] of the first rule broken
-    hashes: np.ndarray      # per good line: its key hash (row_stream.key_hashes over pid, event_date)
-    sizes: np.ndarray       # per good line: its size on a page (heap_layout.row_sizes)
-    bad_text: memoryview    # the bad lines as COPY text, each led by its rule's number (RejectSpill)
-    fallback: bool          # a line without 11 fields (or with a bare CR): Arrow parses the block and names it
-
-
 def applies(ctx: RuleContext) -> bool:
     """The kernel looks codes up in flag tables only: it applies when both code lists have one."""
     return ctx.subdistricts.table is not None and ctx.laos.table is not None
 
 
 def judge(lines: LineSpans, numbers: np.ndarray, ctx: RuleContext, file_name: str) -> Judged:
-    n = len(lines.starts)
     offset, header, header_with_null = heap_layout.fixed_part(file_name, len(COLUMNS))
-    # Room for the worst case: every byte escaped, every field \N (3 bytes where the line had a bar).
-    out = np.empty(2 * int(lines.ends[-1] - lines.starts[0]) + (3 * len(COLUMNS) + 24) * n, np.uint8)
-    codes = np.zeros(n, np.int16)
-    hashes = np.zeros(n, np.uint64)
-    sizes = np.zeros(n, np.int32)
-    bad_out = np.empty(len(out) + 8 * n, np.uint8)
+    out, bad_out, codes, hashes, sizes = pass_buffers(lines, len(COLUMNS))
     written, good, bad_written, fallback = _judge(
         lines.data, lines.starts, lines.ends, numbers, ctx.extract_ymd,
         ctx.subdistricts.table, ctx.subdistricts.width, ctx.laos.table, ctx.laos.width,
@@ -67,15 +50,6 @@ def judge(lines: LineSpans, numbers: np.ndarray, ctx: RuleContext, file_name: st
         out, bad_out, codes, hashes, sizes)
     return Judged(memoryview(out)[:written], codes, hashes[:good], sizes[:good], memoryview(bad_out)[:bad_written],
                   fallback)
-
-
-@njit(**_KERNEL)
-def _blank(data, s, length) -> bool:
-    """nullif(trim(value), '') is null (an empty field is null)."""
-    for k in range(s, s + length):
-        if data[k] != 32:
-            return False
-    return True
 
 
 @njit(**_KERNEL)
@@ -89,7 +63,7 @@ def _rule_broken(data, fs, fl, extract_ymd, sub_table, sub_width, lao_table, lao
                  may_lack) -> int:
     """The registry's rules in RULES["registry"] order over one line's fields (start fs[k], length
     fl[k]; an empty field is null): 0, or 1 + the index of the first broken."""
-    if fl[PID] == 0 or _blank(data, fs[PID], fl[PID]):
+    if fl[PID] == 0 or tk.blank_at(data, fs[PID], fl[PID]):
         return 1
     if data[fs[PID]] == 71:  # 'G'
         return 2
@@ -179,7 +153,7 @@ def _judge(data, starts, ends, numbers, extract_ymd, sub_table, sub_width, lao_t
 
 @njit(**_KERNEL)
 def _put_line(out, at, data, fs, fl, number) -> int:
-    """One line's fields as COPY text (text_kernels.pipe_lines_to_text), then its number."""
+    """One line's fields as COPY text (as row_stream.copy_text writes parsed values), then its number."""
     for f in range(len(fs)):
         if fl[f] == 0:
             out[at], out[at + 1] = 92, 78

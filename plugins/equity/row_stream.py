@@ -75,6 +75,25 @@ class LineSpans(NamedTuple):
     ends: np.ndarray
 
 
+class Judged(NamedTuple):
+    """What a line pass (equity.enrolment_lines, equity.registry_lines) makes of a block of records."""
+    text: memoryview      # the good records as COPY text, each ending with its line number
+    codes: np.ndarray     # per record: 0, or 1 + the index in row_rules.RULES of the first rule broken
+    hashes: np.ndarray    # per good record: its key hash (key_hashes)
+    sizes: np.ndarray     # per good record: its size on a page (heap_layout.row_sizes)
+    bad_text: memoryview  # the bad records as COPY text, each led by its rule's number (RejectSpill)
+    fallback: bool        # a record the pass does not take: Arrow and the column rules judge the block
+
+
+def pass_buffers(lines: LineSpans, columns: int) -> tuple[np.ndarray, ...]:
+    """(out, bad_out, codes, hashes, sizes) for a line pass over `lines`: room for the worst case, every
+    byte escaped and every field \\N (3 bytes where the record had one separator)."""
+    n = len(lines.starts)
+    out = np.empty(2 * int(lines.ends[-1] - lines.starts[0]) + (3 * columns + 24) * n, np.uint8)
+    bad_out = np.empty(len(out) + 8 * n, np.uint8)  # and the rule's number before each
+    return out, bad_out, np.zeros(n, np.int16), np.zeros(n, np.uint64), np.zeros(n, np.int32)
+
+
 def pipe_lines(first: bytes, fh, check: FileCheck, encoding: str | None
                ) -> Iterator[tuple[LineSpans, np.ndarray]]:
     """(lines, their line numbers) of a pipe-delimited file whose header the caller has checked, block
@@ -149,10 +168,10 @@ def _then_end(blocks: Iterator[bytes]) -> Iterator[bytes | None]:
 
 
 def parse_lines(lines: LineSpans, numbers: np.ndarray, columns: tuple[str, ...], file_format: str
-                ) -> Iterator[tuple[pa.RecordBatch, np.ndarray, LineSpans | None]]:
+                ) -> Iterator[tuple[pa.RecordBatch, np.ndarray]]:
     """Records from pipe_lines or csv_lines parsed by Arrow into batches of text columns, as COPY would
     read them (an unquoted empty field is null, a quoted one the empty string), with their line
-    numbers and, for a pipe file, their lines (which copy_text rewrites directly). A record that does
+    numbers. A record that does
     not split into the contract's fields refuses the delivery, named by its line (MalformedRow)."""
     pipe = file_format == "pipe"
     bad_rows: list = []
@@ -186,9 +205,8 @@ def parse_lines(lines: LineSpans, numbers: np.ndarray, columns: tuple[str, ...],
         raise MalformedRow(f"a line from line {int(numbers[0])} on: {table.num_rows} rows in {len(numbers)} lines")
     at = 0
     for batch in table.to_batches():
-        rows = slice(at, at + batch.num_rows)
+        yield batch, numbers[at:at + batch.num_rows]
         at += batch.num_rows
-        yield batch, numbers[rows], (LineSpans(lines.data, lines.starts[rows], lines.ends[rows]) if pipe else None)
 
 
 def parquet_batches(fh, columns: tuple[str, ...]) -> Iterator[tuple[pa.RecordBatch, np.ndarray]]:
@@ -204,21 +222,14 @@ def parquet_batches(fh, columns: tuple[str, ...]) -> Iterator[tuple[pa.RecordBat
         next_line += batch.num_rows
 
 
-def copy_text(batch: pa.RecordBatch, lines: np.ndarray, keep: np.ndarray | None = None,
-              spans: LineSpans | None = None) -> memoryview:
+def copy_text(batch: pa.RecordBatch, lines: np.ndarray, keep: np.ndarray | None = None) -> memoryview:
     """The rows (those `keep` marks) in COPY's text format, UTF-8: the columns, then the line number;
-    a tab between fields, \\N for null. From the rows' own lines where a pipe file gave them.
+    a tab between fields, \\N for null.
 
     Written by compiled loops (text_kernels) straight from Arrow's buffers into one buffer: no
     per-row Python, no intermediate strings. The server parses this format faster than quoted CSV.
     """
     rows = np.arange(batch.num_rows) if keep is None else np.flatnonzero(keep)
-    if spans is not None:
-        # Room for every byte escaped and every field \N (3 bytes where the line had a bar).
-        out = np.empty(2 * int((spans.ends[rows] - spans.starts[rows]).sum())
-                       + (3 * batch.num_columns + 24) * len(rows), np.uint8)
-        size = tk.pipe_lines_to_text(out, spans.data, spans.starts, spans.ends, rows, lines[rows].astype(np.int64))
-        return memoryview(out)[:size]
     columns = [(offsets, data, valid, tk.needs_escapes(offsets, data))
                for offsets, data, valid in map(tk.buffers, batch.columns)]
     size = np.zeros(len(rows), np.int64)

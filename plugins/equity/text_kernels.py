@@ -63,6 +63,12 @@ def _all_within(data, start, count, low, high) -> bool:
 
 
 @njit(**_KERNEL)
+def blank_at(data, start, length) -> bool:
+    """Only spaces, or nothing: `nullif(trim(value), '') is null`."""
+    return _all_within(data, start, length, 32, 32)
+
+
+@njit(**_KERNEL)
 def width_within_at(data, start, length, width, low, high) -> bool:
     """Exactly `width` bytes, each in low..high."""
     return length == width and _all_within(data, start, width, low, high)
@@ -325,43 +331,6 @@ def put_numbers(out, cursor, numbers):
             v //= 10
         out[end + digits] = 10
         cursor[j] = end + digits + 1
-
-
-@njit(**_KERNEL)
-def pipe_lines_to_text(out, data, starts, ends, rows, numbers) -> int:
-    """Write lines rows[j] of a pipe-delimited block (data[starts[i]:ends[i]], no line break) as COPY
-    text rows into `out`, each ending with numbers[j]; returns the bytes written. The same rows as
-    put_text writes from the parsed values: a field between two bars, an empty one \\N, escapes.
-    `out` holds at least 2 bytes a line byte plus 3 a field and 24 a row."""
-    at = 0
-    for j in range(len(rows)):
-        i = rows[j]
-        field_start = True
-        for k in range(starts[i], ends[i]):
-            b = data[k]
-            if b == 124:  # '|': the field ends
-                if field_start:
-                    out[at], out[at + 1] = 92, 78
-                    at += 2
-                out[at] = 9
-                at += 1
-                field_start = True
-                continue
-            field_start = False
-            letter = _escaped(b)
-            if letter:
-                out[at] = 92
-                out[at + 1] = letter
-                at += 2
-            else:
-                out[at] = b
-                at += 1
-        if field_start:
-            out[at], out[at + 1] = 92, 78
-            at += 2
-        out[at] = 9
-        at = put_number(out, at + 1, numbers[j], 10)
-    return at
 
 
 # --- CSV records, as Arrow reads them --------------------------------------------------------------
