@@ -78,11 +78,13 @@
     {% set side = batch_state_relation() %}
     create table if not exists {{ side }} (
         batch_id bigint primary key, extract_date date not null, pending_date date);
+    -- the night that took the batch: a state rebuilt after night P has no batch taken at or before P
+    alter table {{ side }} add column if not exists taken_for date;
     {% if plan.mode == 'rebuild' %}
     delete from {{ side }};
     {% endif %}
-    insert into {{ side }} (batch_id, extract_date, pending_date)
-    select a.batch_id, a.extract_date, {{ 'p.pending_date' if pending_sql else 'null::date' }}
+    insert into {{ side }} (batch_id, extract_date, pending_date, taken_for)
+    select a.batch_id, a.extract_date, {{ 'p.pending_date' if pending_sql else 'null::date' }}, {{ as_of_date() }}
     from {{ ref('int_batches__accepted') }} as a
     {% if pending_sql %}
     left join ({{ pending_sql }}) as p on p.batch_id = a.batch_id

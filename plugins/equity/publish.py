@@ -3,6 +3,10 @@ the night's rows into `marts` (what BI reads) in one transaction, so BI never se
 failed night and the previous nights stay readable whatever fails.
 
 Only the night's rows move (delete D, insert D), so publishing costs one night, not the history.
+The child-level mart moves as versions: `marts.child_equity_profile` is a view over
+`marts.child_equity_profile_versions` and `marts.nights` (the nights published), as it is in the build
+over intermediate.int_children__versioned; publishing D copies the versions of the children whose
+history changed since the last published night, and adds D to `marts.nights`.
 """
 
 from __future__ import annotations
@@ -27,6 +31,12 @@ MARTS = (
     "national_equity_summary",
     "municipality_equity_trend",
 )
+
+
+CHILD_MART = "child_equity_profile"
+BUILD_VERSIONS = sql.Identifier("intermediate", "int_children__versioned")
+VERSIONS = sql.Identifier(PUBLISHED_SCHEMA, "child_equity_profile_versions")
+NIGHTS = sql.Identifier(PUBLISHED_SCHEMA, "nights")
 
 
 class PublishConflict(RuntimeError):
@@ -67,7 +77,12 @@ def publish(url: str, as_of: date, run_id: str) -> dict[str, int]:
                            (int(as_of.strftime("%Y%m%d")),)).fetchone()[0]
         if not got:
             raise PublishConflict(f"another run is publishing {as_of}; this one does not publish")
+        conn.execute(sql.SQL("create table if not exists {} (as_of_date date primary key, run_id text not null,"
+                             " published_at timestamptz not null default now())").format(NIGHTS))
         for table in MARTS:
+            if table == CHILD_MART:
+                counts[table] = _publish_child_versions(conn, as_of)
+                continue
             _ensure_published_table(conn, table)
             cols = sql.SQL(", ").join(sql.Identifier(c) for c, _ in _columns(conn, BUILD_SCHEMA, table))
             target = sql.Identifier(PUBLISHED_SCHEMA, table)
@@ -75,9 +90,60 @@ def publish(url: str, as_of: date, run_id: str) -> dict[str, int]:
             counts[table] = conn.execute(
                 sql.SQL("insert into {t} ({c}) select {c} from {b} where as_of_date = %s").format(
                     t=target, c=cols, b=sql.Identifier(BUILD_SCHEMA, table)), (as_of,)).rowcount
+        conn.execute(sql.SQL("insert into {} (as_of_date, run_id) values (%s, %s) on conflict (as_of_date)"
+                             " do update set run_id = excluded.run_id, published_at = now()").format(NIGHTS),
+                     (as_of, run_id))
         conn.execute(
             "update audit.pipeline_runs set counts = coalesce(counts, '{}'::jsonb) || jsonb_build_object("
             "'published', %s::jsonb) where run_id = %s", (json.dumps(counts), run_id))
         conn.commit()
     log.info("published %s: %s", as_of, counts)
     return counts
+
+
+def _publish_child_versions(conn, as_of: date) -> int:
+    """Bring the published child versions level with the build for every child whose history changed
+    since the last published night (or all of them the first time); return the children as of D."""
+    columns = [c for c, _ in _columns(conn, BUILD_SCHEMA, CHILD_MART) if c != "as_of_date"]
+    kept = sql.SQL(", ").join(sql.Identifier(c) for c in ["valid_from", "valid_to", *columns])
+    kind = conn.execute("select c.relkind from pg_class c join pg_namespace n on n.oid = c.relnamespace"
+                        " where n.nspname = %s and c.relname = %s", (PUBLISHED_SCHEMA, CHILD_MART)).fetchone()
+    if kind and kind[0] != "v":  # a warehouse from before the versions: keep its nights aside, whole
+        conn.execute(sql.SQL("alter table {} rename to {}").format(
+            sql.Identifier(PUBLISHED_SCHEMA, CHILD_MART), sql.Identifier(CHILD_MART + "_before_versions")))
+        log.warning("marts.%s was a table; kept as marts.%s_before_versions", CHILD_MART, CHILD_MART)
+    conn.execute(sql.SQL("create table if not exists {v} as select {c} from {b} with no data").format(
+        v=VERSIONS, c=kept, b=BUILD_VERSIONS))
+    conn.execute(sql.SQL("create unique index if not exists child_equity_profile_versions_key"
+                         " on {} (child_key, valid_from)").format(VERSIONS))
+    conn.execute(sql.SQL("create index if not exists child_equity_profile_versions_lao"
+                         " on {} (lao_code, valid_from)").format(VERSIONS))
+    last = conn.execute(sql.SQL("select max(as_of_date) from {} where as_of_date < %s").format(NIGHTS),
+                        (as_of,)).fetchone()[0]
+    if last is None:
+        conn.execute(sql.SQL("truncate {}").format(VERSIONS))
+        conn.execute(sql.SQL("insert into {v} ({c}) select {c} from {b} where present").format(
+            v=VERSIONS, c=kept, b=BUILD_VERSIONS))
+    else:
+        # a child's history changed when one of its versions began or ended after the last published
+        # night, in the build or (a re-run that removed a version) in what was published
+        conn.execute(sql.SQL(
+            "create temp table _changed_children on commit drop as"
+            " select child_key from {b} where valid_from > %(last)s or valid_to > %(last)s"
+            " union select child_key from {v} where valid_from > %(last)s or valid_to > %(last)s").format(
+                b=BUILD_VERSIONS, v=VERSIONS), {"last": last})
+        conn.execute(sql.SQL("delete from {} where child_key in (select child_key from _changed_children)")
+                     .format(VERSIONS))
+        conn.execute(sql.SQL("insert into {v} ({c}) select {c} from {b}"
+                             " where present and child_key in (select child_key from _changed_children)").format(
+            v=VERSIONS, c=kept, b=BUILD_VERSIONS))
+    view_columns = sql.SQL(", ").join(
+        sql.SQL("n.as_of_date") if c == "as_of_date" else sql.SQL("v.{}").format(sql.Identifier(c))
+        for c, _ in _columns(conn, BUILD_SCHEMA, CHILD_MART))
+    conn.execute(sql.SQL(
+        "create or replace view {view} as select {cols} from {v} as v inner join {n} as n"
+        " on n.as_of_date >= v.valid_from and (v.valid_to is null or n.as_of_date < v.valid_to)").format(
+            view=sql.Identifier(PUBLISHED_SCHEMA, CHILD_MART), cols=view_columns, v=VERSIONS, n=NIGHTS))
+    return conn.execute(sql.SQL("select count(*) from {} where valid_from <= %(d)s"
+                                " and (valid_to is null or valid_to > %(d)s)").format(VERSIONS),
+                        {"d": as_of}).fetchone()[0]

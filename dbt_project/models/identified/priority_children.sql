@@ -19,8 +19,9 @@
 -- plugins/equity/sql/access.sql); officers read it only through the audited function
 -- identified.priority_children_for(lao_code, as_of_date). A run for D replaces exactly D.
 with children as (
-    select * from {{ ref('int_children__classified') }}
-    where is_priority and lao_code is not null
+    select * from {{ ref('int_children__versioned') }}
+    where present and is_priority and lao_code is not null
+      and valid_from <= {{ as_of_date() }} and (valid_to is null or valid_to > {{ as_of_date() }})
 ),
 
 history as (

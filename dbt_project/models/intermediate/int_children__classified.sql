@@ -1,8 +1,11 @@
+{{ config(materialized='ephemeral') }}
 -- Persons resolved across sources and classified as of as_of_date: who is a child, where they live,
--- their education status and poverty level (docs/rules.md). Still identified: person_id is here;
+-- their education status and poverty level (docs/rules.md), for the persons this night recomputes
+-- (int_children__changed; every person on a first night). Still identified: person_id is here;
 -- the marts replace it with child_key.
 with registry as (
     select * from {{ ref('int_registry__current_state') }}
+    where person_id in (select person_id from {{ ref('int_children__changed') }})
 ),
 
 enrolment as (
@@ -129,7 +132,8 @@ final as (
             else 'NOT_POOR'
         end as poverty_level,
         s.income_per_capita_month,
-        s.has_welfare_card
+        s.has_welfare_card,
+        c.latest_status_date
     from classified as c
     left join screening as s on s.person_id = c.person_id
 )

@@ -9,21 +9,26 @@
     )
 }}
 -- depends_on: {{ ref('int_enrolment__snapshot_rows') }}
+-- depends_on: {{ ref('int_enrolment__changed') }}
 -- Enrolment history kept as versions: one row per person per snapshot in which the person's
 -- deciding record (greatest status_date, then greatest school_code) differs from their previous
 -- version. "Latest record ever seen" as of D = the person's version with the greatest
 -- snapshot_date <= D's snapshot. Snapshots are not history; this table is.
 --
--- Incremental: a night processes only its own snapshot (the latest accepted at or before D),
--- replacing that snapshot's versions (pre-hook), so re-running a date is idempotent and a
+-- Incremental: a night processes only its own snapshot (the latest accepted at or before D), and of
+-- it only the persons int_enrolment__changed names, replacing that snapshot's versions (pre-hook),
+-- so re-running a date is idempotent and a
 -- re-delivered date followed by the later dates in order rebuilds exactly. A full refresh
 -- derives every version from every snapshot at once.
 with
 
 {% if is_incremental() %}
 
+-- only the persons whose roster rows changed since the snapshot before: everyone else's deciding
+-- record is the one their latest version already holds
 snapshot_rows as (
     select * from {{ ref('int_enrolment__snapshot_rows') }}
+    where person_id in (select person_id from {{ ref('int_enrolment__changed') }})
 ),
 
 {% else %}

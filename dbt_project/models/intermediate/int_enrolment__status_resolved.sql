@@ -1,11 +1,21 @@
--- One row per person ever on a roll up to as_of_date: on a roll now, the counting ENROLLED record,
--- and the latest record ever seen (docs/rules.md, "Enrolment history").
-with snapshot as (
-    select * from {{ ref('int_enrolment__snapshot_rows') }}
+{{ config(materialized='ephemeral') }}
+-- One row per person ever on a roll up to as_of_date, of the persons this night recomputes
+-- (int_children__changed): on a roll now, the counting ENROLLED record, and the latest record ever
+-- seen (docs/rules.md, "Enrolment history").
+with changed as (
+    select person_id from {{ ref('int_children__changed') }}
 ),
 
+snapshot as (
+    select * from {{ ref('int_enrolment__snapshot_rows') }}
+    where person_id in (select person_id from changed)
+),
+
+-- this night's snapshot (int_enrolment__snapshot_rows reads the same one)
 latest_snapshot as (
-    select max(snapshot_date) as snapshot_date from snapshot
+    select max(extract_date) as snapshot_date
+    from {{ ref('int_batches__accepted') }}
+    where source_name = 'enrolment'
 ),
 
 enrolled_now as (
@@ -28,6 +38,7 @@ latest_record as (
     from {{ ref('int_enrolment__record_versions') }} as v
     cross join latest_snapshot as l
     where v.snapshot_date <= l.snapshot_date
+      and v.person_id in (select person_id from changed)
     order by v.person_id, v.snapshot_date desc
 ),
 

@@ -4,6 +4,7 @@
         materialized='incremental',
         incremental_strategy='delete+insert',
         unique_key='person_id',
+        on_schema_change='append_new_columns',
         indexes=[{'columns': ['person_id'], 'unique': true}],
         pre_hook=["{% if batch_state_plan('registry', quiet=true).mode == 'rebuild' and is_incremental() %}delete from {{ this }}{% endif %}"],
         post_hook=["{{ registry_state_record() }}"],
@@ -65,7 +66,9 @@ final as (
         event not in ('MOVE_OUT', 'DEATH') as has_current_address,
         event = 'DEATH' as is_dead,
         extract_date,
-        source_line
+        source_line,
+        -- the night this row was (re)written: int_children__changed follows the persons it touches
+        {{ as_of_date() }} as written_for
     from candidates
     order by person_id, event_date desc, extract_date desc, source_line desc
 )

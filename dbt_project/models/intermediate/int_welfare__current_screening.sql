@@ -1,7 +1,10 @@
--- Each person's current screening as of as_of_date (docs/rules.md, "Welfare"), from the latest row
--- of every screening (int_welfare__screenings_latest): never from the deliveries themselves.
+{{ config(materialized='ephemeral') }}
+-- Each person's current screening as of as_of_date (docs/rules.md, "Welfare"), of the persons this
+-- night recomputes (int_children__changed), from the latest row of every screening
+-- (int_welfare__screenings_latest): never from the deliveries themselves.
 with latest_per_screening as (
     select * from {{ ref('int_welfare__screenings_latest') }}
+    where person_id in (select person_id from {{ ref('int_children__changed') }})
 ),
 
 counting as (

@@ -4,6 +4,7 @@
         materialized='incremental',
         incremental_strategy='delete+insert',
         unique_key='screening_id',
+        on_schema_change='append_new_columns',
         indexes=[{'columns': ['screening_id'], 'unique': true}, {'columns': ['person_id']}],
         pre_hook=["{% if batch_state_plan('welfare', quiet=true).mode == 'rebuild' and is_incremental() %}delete from {{ this }}{% endif %}"],
         post_hook=["{{ batch_state_record('welfare', batch_state_plan('welfare', quiet=true)) }}"],
@@ -28,7 +29,9 @@ final as (
     select distinct on (screening_id)
         screening_id, person_id, household_id, screened_on, household_size, household_income_month,
         caregiver, has_welfare_card, housing, electricity, clean_water, farm_land, vehicle, action,
-        extract_date, source_line
+        extract_date, source_line,
+        -- the night this row was (re)written: int_children__changed follows the persons it touches
+        {{ as_of_date() }} as written_for
     from rows_delivered
     order by screening_id, extract_date desc, source_line desc
 )

@@ -1,0 +1,123 @@
+{#-
+  The child-level state is kept as versions (int_children__versioned): a night writes a row only for
+  the persons whose classification changed since the previous night it was built for, and
+  child_equity_profile spans the versions over the nights. The nights are kept beside the versions in
+  int_children__versioned__nights (as_of_date, the enrolment snapshot read, the policy and key
+  fingerprints), written by `children_nights_record` in the same transaction as the versions.
+
+  `children_plan()` decides, when int_children__changed runs, which persons a night must classify:
+  - changes: the persons whose inputs changed since the previous night P (int_children__changed);
+  - all:     every person, when there is no earlier night, the policy or the key changed, the
+             enrolment snapshots between P and D were not read in order, or a delta source's state
+             was rebuilt since P (a re-statement, re-delivery or re-run: a person may have left it),
+             or when the operator sets EQUITY_RECOMPUTE_ALL_CHILDREN (a night then still writes only
+             the rows that differ).
+-#}
+
+{% macro children_relation(suffix='') -%}
+    {{ return(api.Relation.create(database=target.database, schema=generate_schema_name('intermediate', none),
+                                  identifier='int_children__versioned' ~ suffix, type='table')) }}
+{%- endmacro %}
+
+{#- Every policy number a child's row depends on, as one string (the summaries' own numbers are not
+    in it: they are recomputed every night). -#}
+{% macro children_policy() -%}
+    {%- set names = ['child_age_min', 'child_age_max', 'school_age_min', 'school_age_max', 'transfer_grace_days',
+                     'screening_valid_days', 'poverty_line_thb', 'extreme_min_deprivations', 'chronic_absence_days'] -%}
+    {%- set parts = [] -%}
+    {%- for name in names -%}{%- do parts.append(name ~ '=' ~ var(name)) -%}{%- endfor -%}
+    {{- parts | join(';') -}}
+{%- endmacro %}
+
+{#- The HMAC of a constant under the warehouse key: tells a changed key without storing the key. -#}
+{% macro children_key_check_sql() -%}
+    with {{ hmac_pads_cte() }} select {{ child_key("'equity-key-check'") }} from hmac_pads
+{%- endmacro %}
+
+{#- The two latest accepted enrolment snapshots at or before D: [this night's, the one before]. -#}
+{% macro enrolment_snapshots() %}
+    {% set found = [-1, -1] %}
+    {% set accepted = ref('int_batches__accepted') %}  {#- outside `execute`: parsing records the dependency #}
+    {% if execute %}
+        {% set rows = run_query("select batch_id from " ~ accepted
+                                ~ " where source_name = 'enrolment' order by extract_date desc limit 2").rows %}
+        {% set ids = [] %}
+        {% for row in rows %}{% do ids.append(row[0]) %}{% endfor %}
+        {{ return((ids + [-1, -1])[:2]) }}
+    {% endif %}
+    {{ return(found) }}
+{% endmacro %}
+
+{% macro children_plan() %}
+    {% set plan = {'mode': 'all', 'reason': 'first night', 'previous': none, 'enrolment': 'all'} %}
+    {% if execute %}
+        {% set versions = adapter.get_relation(database=target.database, schema=generate_schema_name('intermediate', none),
+                                               identifier='int_children__versioned') %}
+        {% set nights = adapter.get_relation(database=target.database, schema=generate_schema_name('intermediate', none),
+                                             identifier='int_children__versioned__nights') %}
+        {% if env_var('EQUITY_RECOMPUTE_ALL_CHILDREN', '') | lower in ('1', 'true', 'yes') %}
+            {% do plan.update({'reason': 'EQUITY_RECOMPUTE_ALL_CHILDREN is set'}) %}
+        {% elif versions is none or nights is none %}
+            {% do plan.update({'reason': 'no versions yet'}) %}
+        {% else %}
+            {% set rows = run_query("select as_of_date, enrolment_batch, policy, key_check from " ~ nights
+                                    ~ " where as_of_date < " ~ as_of_date() ~ " order by as_of_date desc limit 1").rows %}
+            {% set snapshots = enrolment_snapshots() %}
+            {% set key_check = run_query(children_key_check_sql()).rows[0][0] %}
+            {% if not rows %}
+                {% do plan.update({'reason': 'no earlier night'}) %}
+            {% elif rows[0][2] != children_policy() %}
+                {% do plan.update({'reason': 'the policy changed'}) %}
+            {% elif rows[0][3] != key_check %}
+                {% do plan.update({'reason': 'the key changed'}) %}
+            {% elif rows[0][1] != snapshots[0] and rows[0][1] != snapshots[1] %}
+                {% do plan.update({'reason': 'the enrolment snapshots since the previous night were not read in order'}) %}
+            {% else %}
+                {% set previous = rows[0][0] %}
+                {% set rebuilt = [] %}
+                {% for side in ['int_registry__current_state__batches', 'int_welfare__screenings_latest__batches'] %}
+                    {% set rel = adapter.get_relation(database=target.database, schema=generate_schema_name('intermediate', none), identifier=side) %}
+                    {% if rel is not none %}
+                        {% set n = run_query("select count(*), count(*) filter (where taken_for <= date '" ~ previous ~ "') from " ~ rel).rows[0] %}
+                        {% if n[0] > 0 and n[1] == 0 %}{% do rebuilt.append(side) %}{% endif %}
+                    {% endif %}
+                {% endfor %}
+                {% if rebuilt %}
+                    {% do plan.update({'reason': 'a source state was rebuilt since the previous night (' ~ (rebuilt | join(', ')) ~ ')'}) %}
+                {% else %}
+                    {% do plan.update({'mode': 'changes', 'previous': previous,
+                                       'enrolment': ('same' if rows[0][1] == snapshots[0] else 'changed'),
+                                       'reason': 'the persons whose inputs changed since ' ~ previous}) %}
+                {% endif %}
+            {% endif %}
+        {% endif %}
+        {% do log('int_children__changed: ' ~ plan.mode ~ ' (' ~ plan.reason ~ ')', info=True) %}
+    {% endif %}
+    {{ return(plan) }}
+{% endmacro %}
+
+{#- post_hook of int_children__versioned: each version is valid until the person's next one
+    (a re-run of D removed D's versions in the pre-hook; their predecessors are re-opened here). -#}
+{% macro children_versions_close() %}
+    update {{ this }} as v
+    set valid_to = x.next_from
+    from (
+        select person_id, valid_from, lead(valid_from) over (partition by person_id order by valid_from) as next_from
+        from {{ this }}
+        where person_id in (select person_id from {{ this }}
+                            where valid_from = {{ as_of_date() }} or valid_to = {{ as_of_date() }})
+    ) as x
+    where v.person_id = x.person_id and v.valid_from = x.valid_from and v.valid_to is distinct from x.next_from
+{% endmacro %}
+
+{#- post_hook of int_children__versioned: record the night (what it read, under which policy and key). -#}
+{% macro children_nights_record() %}
+    {% set side = children_relation('__nights') %}
+    {% set snapshots = enrolment_snapshots() %}
+    create table if not exists {{ side }} (
+        as_of_date date primary key, enrolment_batch bigint, policy text not null, key_check text not null,
+        built_at timestamptz not null default now());
+    delete from {{ side }} where as_of_date = {{ as_of_date() }};
+    insert into {{ side }} (as_of_date, enrolment_batch, policy, key_check)
+    select {{ as_of_date() }}, {{ snapshots[0] }}, '{{ children_policy() }}', ({{ children_key_check_sql() }});
+{% endmacro %}

@@ -1,0 +1,61 @@
+{{ config(materialized='table', indexes=[{'columns': ['person_id']}]) }}
+{%- set plan = children_plan() -%}
+-- depends_on: {{ ref('int_batches__accepted') }}
+-- depends_on: {{ ref('int_registry__current_state') }}
+-- depends_on: {{ ref('int_welfare__screenings_latest') }}
+-- depends_on: {{ ref('int_enrolment__changed') }}
+-- depends_on: {{ ref('int_enrolment__snapshot_rows') }}
+-- The persons whose child-level row this night must recompute (macros/children_versions.sql): on an
+-- ordinary night, those whose inputs changed since the previous night P, or whose row changes with
+-- time alone; every person when the plan says `all`. Everyone else's row is their latest version.
+--
+-- {{ plan.mode }}: {{ plan.reason }}
+{% if plan.mode == 'all' %}
+
+select person_id from {{ ref('int_registry__current_state') }}
+union
+select person_id from {{ ref('int_enrolment__snapshot_rows') }}
+{% if adapter.get_relation(database=target.database, schema=generate_schema_name('intermediate', none),
+                           identifier='int_children__versioned') is not none %}
+union
+-- a child until now who is in neither source any more still needs a closing version
+select person_id from {{ children_relation() }}
+where present and valid_from < {{ as_of_date() }} and (valid_to is null or valid_to >= {{ as_of_date() }})
+{% endif %}
+
+{% else %}
+{%- set previous = "date '" ~ plan.previous ~ "'" -%}
+
+-- registry: the persons whose state row was rewritten since P (new or re-dated events)
+select person_id from {{ ref('int_registry__current_state') }}
+where written_for > {{ previous }}
+union
+-- a birthday between P and D: the age, and with it child and school age, may change
+select person_id from {{ ref('int_registry__current_state') }}
+where extract(year from age({{ as_of_date() }}, birth_date)) <> extract(year from age({{ previous }}, birth_date))
+union
+-- welfare: screenings delivered since P, and screenings entering or leaving their validity window
+select person_id from {{ ref('int_welfare__screenings_latest') }}
+where person_id is not null
+  and (written_for > {{ previous }}
+       or screened_on > {{ previous }} and screened_on <= {{ as_of_date() }}
+       or screened_on >= {{ previous }} - {{ var('screening_valid_days') }}
+          and screened_on < {{ as_of_date() }} - {{ var('screening_valid_days') }})
+{% if plan.enrolment == 'changed' %}
+union
+-- enrolment: the persons whose roster rows changed between P's snapshot and D's
+select person_id from {{ ref('int_enrolment__changed') }}
+{% endif %}
+union
+-- a birthday between P and D of a person on the roll (the enrolment's birth date counts when the
+-- person is not in the registry)
+select person_id from {{ ref('int_enrolment__snapshot_rows') }}
+where extract(year from age({{ as_of_date() }}, birth_date)) <> extract(year from age({{ previous }}, birth_date))
+union
+-- a transfer whose grace ran out between P and D
+select person_id from {{ children_relation() }}
+where present and education_status = 'IN_TRANSFER'
+  and valid_from <= {{ previous }} and (valid_to is null or valid_to > {{ previous }})
+  and {{ as_of_date() }} - latest_status_date >= {{ var('transfer_grace_days') }}
+
+{% endif %}

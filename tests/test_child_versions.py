@@ -1,0 +1,78 @@
+"""The child-level state follows the change (dbt_project/macros/children_versions.sql): an ordinary
+night classifies the persons whose inputs changed and writes the rows that differ, and that gives
+the marts recomputing every child gives.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import psycopg
+import pytest
+from nights import DAYS, MARTS, START, _marts, _run, generate_clean_landing
+
+
+@pytest.fixture(scope="module")
+def clean_landing(tmp_path_factory):
+    return generate_clean_landing(tmp_path_factory)
+
+
+def _versions(url: str) -> list[tuple]:
+    with psycopg.connect(url) as conn:
+        return conn.execute("select * from intermediate.int_children__versioned"
+                            " order by person_id, valid_from").fetchall()
+
+
+@pytest.mark.parametrize("server", ["system"])  # one server: ten nights; the other runs the test below
+def test_following_the_change_gives_the_marts_of_recomputing_every_child(warehouse, new_database, clean_landing,
+                                                                          monkeypatch):
+    last = START + timedelta(days=DAYS - 1)
+    # A: ordinary nights, each classifying the persons whose inputs changed.
+    assert {r["state"] for r in _run(warehouse, clean_landing, START, last, monkeypatch)} == {"success"}
+    with psycopg.connect(warehouse) as conn:
+        looked_at = conn.execute("select count(*) from intermediate.int_children__changed").fetchone()[0]
+        written = dict(conn.execute("select valid_from, count(*) from intermediate.int_children__versioned"
+                                    " group by valid_from").fetchall())
+        children = dict(conn.execute("select as_of_date, count(*) from marts.child_equity_profile"
+                                     " group by as_of_date").fetchall())
+    # B: the same nights with every child recomputed every night.
+    other = new_database()
+    monkeypatch.setenv("EQUITY_RECOMPUTE_ALL_CHILDREN", "1")
+    assert {r["state"] for r in _run(other, clean_landing, START, last, monkeypatch)} == {"success"}
+    with psycopg.connect(other) as conn:
+        looked_at_all = conn.execute("select count(*) from intermediate.int_children__changed").fetchone()[0]
+
+    a, b = _marts(warehouse), _marts(other)
+    for mart in MARTS:
+        assert a[mart] == b[mart], f"{mart}: following the change differs from recomputing every child"
+    assert _versions(warehouse) == _versions(other)  # and the same versions were written
+
+    assert set(children) == {START + timedelta(days=i) for i in range(DAYS)}
+    assert written[START] == children[START]  # the first night writes every child
+    for day, n in written.items():
+        if day > START:  # later nights write what changed: a few percent of the children
+            assert 0 < n < children[day] / 4, (day, n, children[day])
+    assert looked_at < looked_at_all / 4, (looked_at, looked_at_all)
+
+
+@pytest.mark.parametrize("server", ["embedded"])
+def test_the_published_child_mart_is_the_built_one_night_by_night(warehouse, clean_landing, monkeypatch):
+    last = START + timedelta(days=2)
+    assert {r["state"] for r in _run(warehouse, clean_landing, START, last, monkeypatch)} == {"success"}
+    with psycopg.connect(warehouse) as conn:
+        for i in range(3):
+            day = START + timedelta(days=i)
+            built, published = (conn.execute(f"select * from {schema}.child_equity_profile where as_of_date = %s"
+                                              " order by child_key", (day,)).fetchall()
+                                for schema in ("marts_build", "marts"))
+            assert built and built == published, day
+        # BI reads a view over the published versions; the nights it spans are the nights published
+        assert conn.execute("select relkind from pg_class where oid = 'marts.child_equity_profile'::regclass"
+                            ).fetchone()[0] == "v"
+        nights = [r[0] for r in conn.execute("select as_of_date from marts.nights order by 1")]
+        assert nights == [START + timedelta(days=i) for i in range(3)]
+        # no identified column reached the published versions
+        columns = {r[0] for r in conn.execute(
+            "select column_name from information_schema.columns"
+            " where table_schema = 'marts' and table_name = 'child_equity_profile_versions'")}
+        assert "person_id" not in columns and {"child_key", "valid_from", "valid_to"} <= columns
