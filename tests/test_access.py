@@ -591,10 +591,14 @@ def test_retention_purges_what_no_rerun_needs_and_records_it(warehouse, tmp_path
             "select b.extract_date, count(*) from raw.enrolment_roster r join audit.load_batches b"
             " on b.batch_id = r._batch_id group by 1").fetchall())
         assert T0B not in left and 0 < left[T0] < raw_before["enrolment_roster"]
+        # no identified child version that ended before the cutoff is left
+        assert conn.execute("select count(*) from intermediate.int_children__versioned where valid_to < %s"
+                            " or (not present and valid_from < %s)", (cutoff, cutoff)).fetchone()[0] == 0
         purges = conn.execute("select target, rule, rows_deleted, cutoff_date, retention_days, purged_by, run_id"
                               " from audit.purges").fetchall()
     assert {p[0] for p in purges} >= {"raw.enrolment_roster", "raw.registry_events", "raw.welfare_screenings",
-                                      "quarantine.enrolment_rejects", "identified.priority_children"}
+                                      "quarantine.enrolment_rejects", "identified.priority_children",
+                                      "intermediate.int_children__versioned"}
     assert all(p[3] == cutoff and p[4] == days and p[5] == "postgres" and p[6] == "ret-run" for p in purges)
     assert sum(p[2] for p in purges) == sum(deleted.values())
 

@@ -48,6 +48,23 @@
     {{ return(found) }}
 {% endmacro %}
 
+{#- The birthdays (day/month, as 'DD/MM') that fall after `previous` and on or before D: a person born
+    on one of them is a year older on D than on `previous`. 29 February counts on 1 March in a year
+    without it, as PostgreSQL's age() counts it. -#}
+{% macro birthdays_between(previous) %}
+    {% set days = [] %}
+    {% set d0 = modules.datetime.date.fromisoformat(previous | string) %}
+    {% set d1 = modules.datetime.date.fromisoformat(var('as_of_date') | string) %}
+    {% for i in range(1, (d1 - d0).days + 1) %}
+        {% set day = d0 + modules.datetime.timedelta(days=i) %}
+        {% do days.append(day.strftime('%d/%m')) %}
+        {% if day.month == 3 and day.day == 1 and not (day.year % 4 == 0 and (day.year % 100 != 0 or day.year % 400 == 0)) %}
+            {% do days.append('29/02') %}
+        {% endif %}
+    {% endfor %}
+    {{ return(days) }}
+{% endmacro %}
+
 {% macro children_plan() %}
     {% set plan = {'mode': 'all', 'reason': 'first night', 'previous': none, 'enrolment': 'all'} %}
     {% if execute %}
@@ -66,6 +83,8 @@
             {% set key_check = run_query(children_key_check_sql()).rows[0][0] %}
             {% if not rows %}
                 {% do plan.update({'reason': 'no earlier night'}) %}
+            {% elif (modules.datetime.date.fromisoformat(var('as_of_date') | string) - rows[0][0]).days > 300 %}
+                {% do plan.update({'reason': 'the previous night is more than 300 days back'}) %}
             {% elif rows[0][2] != children_policy() %}
                 {% do plan.update({'reason': 'the policy changed'}) %}
             {% elif rows[0][3] != key_check %}

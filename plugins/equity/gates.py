@@ -283,6 +283,32 @@ def validate_mart(url: str, schema: str, table: str, as_of_date: date | str, run
         return _gate(url, suite, view, run_id, None, params, docs_dir, update_batch=False)
 
 
+# The build's child mart is a view over the child-level versions (dbt_project/macros/children_versions.sql):
+# its gate judges the rows written tonight, the versions dated D. Every row a night shows was judged the
+# night it was written: a version is replaced whenever any value of the child's row would change
+# (age, status, ...), so what held for it then holds on every night it spans.
+_VERSIONS = ("intermediate", "int_children__versioned")
+
+
+def _night_rows(conn, schema: str, table: str, day: date) -> str:
+    """The SELECT a gate of `day` judges: the night's rows of the mart, or for the build's child mart
+    (a view over the versions) the versions written for `day`."""
+    night = f'select * from "{schema}"."{table}" where as_of_date = date \'{day.isoformat()}\''
+    if (schema, table) != ("marts_build", "child_equity_profile"):
+        return night
+    kind = conn.execute("select c.relkind from pg_class c join pg_namespace n on n.oid = c.relnamespace"
+                        " where n.nspname = %s and c.relname = %s", (schema, table)).fetchone()
+    versions = conn.execute("select to_regclass(%s)", (".".join(_VERSIONS),)).fetchone()[0]
+    if not kind or kind[0] != "v" or versions is None:
+        return night
+    columns = [r[0] for r in conn.execute(
+        "select column_name from information_schema.columns where table_schema = %s and table_name = %s"
+        " order by ordinal_position", (schema, table))]
+    chosen = ", ".join(f"date '{day.isoformat()}' as as_of_date" if c == "as_of_date" else f'"{c}"' for c in columns)
+    return (f'select {chosen} from "{_VERSIONS[0]}"."{_VERSIONS[1]}"'
+            f" where valid_from = date '{day.isoformat()}' and present")
+
+
 @contextlib.contextmanager
 def _night_view(url: str, schema: str, table: str, day: date):
     """A view of <schema>.<table>'s rows of `day`, beside the mart, for the length of one gate.
@@ -296,8 +322,7 @@ def _night_view(url: str, schema: str, table: str, day: date):
     name = f"_gate_{table}_{day:%Y%m%d}_{os.urandom(4).hex()}"
     ident = f'"{schema}"."{name}"'
     with psycopg.connect(libpq_url(url), autocommit=True) as conn:
-        conn.execute(f'create view {ident} as select * from "{schema}"."{table}"'
-                     f" where as_of_date = date '{day.isoformat()}'")
+        conn.execute(f"create view {ident} as {_night_rows(conn, schema, table, day)}")
     try:
         yield _Table(schema, name)
     finally:

@@ -13,7 +13,9 @@ every re-run of a date on or after the cutoff exact (docs/security.md, "Retentio
   enrolment history only ever needs each person's latest record, and the latest snapshot);
   a child last seen on a roll long ago keeps that one record (it decides DROPPED_OUT and the like);
 - quarantined rows of batches older than the cutoff: deleted;
-- identified.priority_children rows with as_of_date older than the cutoff: deleted.
+- identified.priority_children rows with as_of_date older than the cutoff: deleted;
+- intermediate.int_children__versioned (identified: person_id): versions that ended before the cutoff,
+  and closing versions dated before it, deleted (no date on or after the cutoff reads them).
 
 Marts (pseudonymous), audit.load_batches (no personal data) and audit.access_log are kept.
 Every rule writes a row to audit.purges (what, rows, cutoff, who, when, batches), also when it
@@ -85,6 +87,11 @@ def _rules() -> list[tuple[str, str, sql.Composable]]:
             " returning q._batch_id as b").format(q=rejects)))
     rules.append(("identified.priority_children", "as_of_date older than cutoff", sql.SQL(
         "delete from identified.priority_children where as_of_date < %(cutoff)s returning null::bigint as b")))
+    # a version ended before the cutoff is nobody's state on any date a re-run may build; a closing
+    # version dated before it holds no state (and its predecessor ended before the cutoff)
+    rules.append(("intermediate.int_children__versioned", "version ended, or closed, before cutoff", sql.SQL(
+        "delete from intermediate.int_children__versioned"
+        " where valid_to < %(cutoff)s or (not present and valid_from < %(cutoff)s) returning null::bigint as b")))
     return rules
 
 
@@ -104,7 +111,8 @@ def purge_expired(url: str | None = None, days: int | None = None, run_id: str |
             return purge_expired(url, days, run_id, as_of)
         # one purge at a time; loads of a date take their own locks and never touch old batches
         conn.execute("select pg_advisory_xact_lock(hashtext('equity.purge'))")
-        has_identified = conn.execute("select to_regclass('identified.priority_children')").fetchone()[0]
+        present = {t for t in ("identified.priority_children", "intermediate.int_children__versioned")
+                   if conn.execute("select to_regclass(%s)", (t,)).fetchone()[0] is not None}
         deleted: dict[str, int] = {}
         # batches dated on or before the cutoff, per source: the only raw partitions a rule may open
         old_batches = {source: [] for source in CONTRACTS}
@@ -112,7 +120,7 @@ def purge_expired(url: str | None = None, days: int | None = None, run_id: str |
                 "select source, batch_id from audit.load_batches where extract_date <= %s", (cutoff,)):
             old_batches.setdefault(source, []).append(batch_id)
         for target, rule, stmt in _rules():
-            if target.startswith("identified.") and has_identified is None:
+            if target.startswith(("identified.", "intermediate.")) and target not in present:
                 continue
             source = next((s for s, c in CONTRACTS.items() if target == f"raw.{c.raw_table}"), None)
             n, ids = conn.execute(sql.SQL(

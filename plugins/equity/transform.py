@@ -20,12 +20,18 @@ from urllib.parse import unquote, urlsplit
 
 from equity.config import hmac_key
 from equity.paths import DBT_PROJECT_DIR, state_dir
+from equity.warehouse import SESSION_SETTINGS
 
 log = logging.getLogger(__name__)
 
 
 class DbtFailed(RuntimeError):
     pass
+
+
+# dbt's own sessions get the pipeline's settings (equity.warehouse.SESSION_SETTINGS) and no JIT: the
+# models are a few large scans and joins each, where compiling them cost 1-3 s a model and saved less.
+DBT_SESSION_SETTINGS = {**SESSION_SETTINGS, "application_name": "equity-dbt", "jit": "off"}
 
 
 def dbt_env(url: str) -> dict[str, str]:
@@ -42,7 +48,8 @@ def dbt_env(url: str) -> dict[str, str]:
     )
     # libpq option syntax: spaces and backslashes in the value are backslash-escaped.
     key = hmac_key().replace("\\", "\\\\").replace(" ", "\\ ")
-    env["PGOPTIONS"] = (env.get("PGOPTIONS", "") + f" -c equity.hmac_key={key}").strip()
+    settings = " ".join(f"-c {name}={value.replace(' ', '_')}" for name, value in DBT_SESSION_SETTINGS.items())
+    env["PGOPTIONS"] = (env.get("PGOPTIONS", "") + f" {settings} -c equity.hmac_key={key}").strip()
     return env
 
 

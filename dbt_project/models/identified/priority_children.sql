@@ -29,7 +29,8 @@ history as (
            h.first_name, h.last_name
     from {{ ref('int_enrolment__record_versions') }} as h
     where h.person_id in (select person_id from children)
-      and h.snapshot_date <= (select max(snapshot_date) from {{ ref('int_enrolment__snapshot_rows') }})
+      and h.snapshot_date <= (select max(extract_date) from {{ ref('int_batches__accepted') }}
+                              where source_name = 'enrolment')
 ),
 
 -- the name on the latest roll record that has one (the registry extract carries no names)

@@ -25,6 +25,7 @@ where present and valid_from < {{ as_of_date() }} and (valid_to is null or valid
 
 {% else %}
 {%- set previous = "date '" ~ plan.previous ~ "'" -%}
+{%- set birthdays = "'" ~ (birthdays_between(plan.previous) | join("', '")) ~ "'" -%}
 
 -- registry: the persons whose state row was rewritten since P (new or re-dated events)
 select person_id from {{ ref('int_registry__current_state') }}
@@ -32,7 +33,7 @@ where written_for > {{ previous }}
 union
 -- a birthday between P and D: the age, and with it child and school age, may change
 select person_id from {{ ref('int_registry__current_state') }}
-where extract(year from age({{ as_of_date() }}, birth_date)) <> extract(year from age({{ previous }}, birth_date))
+where to_char(birth_date, 'DD/MM') in ({{ birthdays }})
 union
 -- welfare: screenings delivered since P, and screenings entering or leaving their validity window
 select person_id from {{ ref('int_welfare__screenings_latest') }}
@@ -49,8 +50,10 @@ select person_id from {{ ref('int_enrolment__changed') }}
 union
 -- a birthday between P and D of a person on the roll (the enrolment's birth date counts when the
 -- person is not in the registry)
-select person_id from {{ ref('int_enrolment__snapshot_rows') }}
-where extract(year from age({{ as_of_date() }}, birth_date)) <> extract(year from age({{ previous }}, birth_date))
+-- (the raw text, DD/MM/YYYY Buddhist Era, is compared: nothing is decoded)
+select nullif(trim(person_id), '') from {{ source('raw', 'enrolment_roster') }}
+where _batch_id = {{ enrolment_snapshots()[0] }}
+  and substr(birth_date, 1, 5) in ({{ birthdays }})
 union
 -- a transfer whose grace ran out between P and D
 select person_id from {{ children_relation() }}

@@ -111,8 +111,9 @@ final as (
         null::int, null::boolean, null::text, null::numeric(12, 2), null::boolean,
         null::boolean, null::date, null::text
     from previous as p
+    left join hashed as h on h.person_id = p.person_id
     where p.present
-      and p.person_id not in (select person_id from hashed)
+      and h.person_id is null
 )
 
 select * from final
