@@ -71,6 +71,25 @@ def test_the_published_child_mart_is_the_built_one_night_by_night(warehouse, cle
                             ).fetchone()[0] == "v"
         nights = [r[0] for r in conn.execute("select as_of_date from marts.nights order by 1")]
         assert nights == [START + timedelta(days=i) for i in range(3)]
+        # A night re-built but not published (its gate blocked) must not reach marts when a later
+        # night is published: publishing D shows the build from D on and leaves earlier nights be.
+        day1, day3 = START, START + timedelta(days=2)
+        published_day1 = conn.execute("select * from marts.child_equity_profile where as_of_date = %s"
+                                      " order by child_key", (day1,)).fetchall()
+        conn.execute("update intermediate.int_children__versioned set days_absent = 99, built_at = now()"
+                     " where valid_from = %s and present and education_status = 'ENROLLED'", (day1,))
+        conn.commit()
+    from equity.publish import publish
+
+    publish(warehouse, day3, "republish")
+    with psycopg.connect(warehouse) as conn:
+        assert conn.execute("select * from marts.child_equity_profile where as_of_date = %s"
+                            " order by child_key", (day1,)).fetchall() == published_day1
+        built, published = (conn.execute(f"select * from {schema}.child_equity_profile where as_of_date = %s"
+                                          " order by child_key", (day3,)).fetchall()
+                            for schema in ("marts_build", "marts"))
+        assert built == published
+        assert any(r[20] == 99 for r in published)  # days_absent: an unchanged child carries the re-built row
         # no identified column reached the published versions
         columns = {r[0] for r in conn.execute(
             "select column_name from information_schema.columns"

@@ -7,7 +7,8 @@
 
   `children_plan()` decides, when int_children__changed runs, which persons a night must classify:
   - changes: the persons whose inputs changed since the previous night P (int_children__changed);
-  - all:     every person, when there is no earlier night, the policy or the key changed, the
+  - all:     every person, when there is no earlier night, the policy, the key or the reference's
+             subdistrict-to-LAO map changed, a full refresh, the
              enrolment snapshots between P and D were not read in order, or a delta source's state
              was rebuilt since P (a re-statement, re-delivery or re-run: a person may have left it),
              or when the operator sets EQUITY_RECOMPUTE_ALL_CHILDREN (a night then still writes only
@@ -29,9 +30,15 @@
     {{- parts | join(';') -}}
 {%- endmacro %}
 
-{#- The HMAC of a constant under the warehouse key: tells a changed key without storing the key. -#}
+{#- What else every child's row depends on, as one string: the HMAC of a constant under the warehouse
+    key (tells a changed key without storing the key) and a hash of the reference's subdistrict-to-LAO
+    map (residence). -#}
 {% macro children_key_check_sql() -%}
-    with {{ hmac_pads_cte() }} select {{ child_key("'equity-key-check'") }} from hmac_pads
+    with {{ hmac_pads_cte() }}
+    select {{ child_key("'equity-key-check'") }} || '/' || (
+        select md5(coalesce(string_agg(subdistrict_code || ':' || coalesce(lao_code, ''), ',' order by subdistrict_code), ''))
+        from {{ ref('stg_reference__subdistricts') }})
+    from hmac_pads
 {%- endmacro %}
 
 {#- The two latest accepted enrolment snapshots at or before D: [this night's, the one before]. -#}
@@ -72,7 +79,9 @@
                                                identifier='int_children__versioned') %}
         {% set nights = adapter.get_relation(database=target.database, schema=generate_schema_name('intermediate', none),
                                              identifier='int_children__versioned__nights') %}
-        {% if env_var('EQUITY_RECOMPUTE_ALL_CHILDREN', '') | lower in ('1', 'true', 'yes') %}
+        {% if flags.FULL_REFRESH %}
+            {% do plan.update({'reason': 'a full refresh'}) %}
+        {% elif env_var('EQUITY_RECOMPUTE_ALL_CHILDREN', '') | lower in ('1', 'true', 'yes') %}
             {% do plan.update({'reason': 'EQUITY_RECOMPUTE_ALL_CHILDREN is set'}) %}
         {% elif versions is none or nights is none %}
             {% do plan.update({'reason': 'no versions yet'}) %}
@@ -88,7 +97,7 @@
             {% elif rows[0][2] != children_policy() %}
                 {% do plan.update({'reason': 'the policy changed'}) %}
             {% elif rows[0][3] != key_check %}
-                {% do plan.update({'reason': 'the key changed'}) %}
+                {% do plan.update({'reason': 'the key or the reference changed'}) %}
             {% elif rows[0][1] != snapshots[0] and rows[0][1] != snapshots[1] %}
                 {% do plan.update({'reason': 'the enrolment snapshots since the previous night were not read in order'}) %}
             {% else %}
@@ -119,7 +128,7 @@
     (a re-run of D removed D's versions in the pre-hook; their predecessors are re-opened here). -#}
 {% macro children_versions_close() %}
     update {{ this }} as v
-    set valid_to = x.next_from
+    set valid_to = x.next_from, built_at = now()
     from (
         select person_id, valid_from, lead(valid_from) over (partition by person_id order by valid_from) as next_from
         from {{ this }}

@@ -102,8 +102,13 @@ def publish(url: str, as_of: date, run_id: str) -> dict[str, int]:
 
 
 def _publish_child_versions(conn, as_of: date) -> int:
-    """Bring the published child versions level with the build for every child whose history changed
-    since the last published night (or all of them the first time); return the children as of D."""
+    """Make the published child versions show, for every night from D on, what the build shows, and
+    leave every night before D as it was published; return the children as of D.
+
+    Only the children whose versions begin or end on or after D, in the build or in what was
+    published, or were written since the last publish, are touched: on an ordinary night, the few
+    percent that changed. A night before D that was re-built but not published (its gate blocked)
+    shows from D on, as the build does, and never on its own night."""
     columns = [c for c, _ in _columns(conn, BUILD_SCHEMA, CHILD_MART) if c != "as_of_date"]
     kept = sql.SQL(", ").join(sql.Identifier(c) for c in ["valid_from", "valid_to", *columns])
     kind = conn.execute("select c.relkind from pg_class c join pg_namespace n on n.oid = c.relnamespace"
@@ -118,25 +123,44 @@ def _publish_child_versions(conn, as_of: date) -> int:
                          " on {} (child_key, valid_from)").format(VERSIONS))
     conn.execute(sql.SQL("create index if not exists child_equity_profile_versions_lao"
                          " on {} (lao_code, valid_from)").format(VERSIONS))
-    last = conn.execute(sql.SQL("select max(as_of_date) from {} where as_of_date < %s").format(NIGHTS),
-                        (as_of,)).fetchone()[0]
-    if last is None:
-        conn.execute(sql.SQL("truncate {}").format(VERSIONS))
-        conn.execute(sql.SQL("insert into {v} ({c}) select {c} from {b} where present").format(
-            v=VERSIONS, c=kept, b=BUILD_VERSIONS))
-    else:
-        # a child's history changed when one of its versions began or ended after the last published
-        # night, in the build or (a re-run that removed a version) in what was published
-        conn.execute(sql.SQL(
-            "create temp table _changed_children on commit drop as"
-            " select child_key from {b} where valid_from > %(last)s or valid_to > %(last)s"
-            " union select child_key from {v} where valid_from > %(last)s or valid_to > %(last)s").format(
-                b=BUILD_VERSIONS, v=VERSIONS), {"last": last})
-        conn.execute(sql.SQL("delete from {} where child_key in (select child_key from _changed_children)")
-                     .format(VERSIONS))
-        conn.execute(sql.SQL("insert into {v} ({c}) select {c} from {b}"
-                             " where present and child_key in (select child_key from _changed_children)").format(
-            v=VERSIONS, c=kept, b=BUILD_VERSIONS))
+    fmt = {"v": VERSIONS, "b": BUILD_VERSIONS, "c": kept}
+    d = {"d": as_of}
+    # the children whose versions begin or end on or after D, or whose build versions were written
+    # since the last publish (a night before D re-built and not published)
+    conn.execute(sql.SQL(
+        "create temp table _children on commit drop as"
+        " select child_key from {b} where valid_from >= %(d)s or valid_to >= %(d)s"
+        "  or built_at > (select coalesce(max(published_at), '-infinity') from {n})"
+        " union select child_key from {v} where valid_from >= %(d)s or valid_to >= %(d)s").format(n=NIGHTS, **fmt), d)
+    conn.execute("analyze _children")
+    touched = "child_key in (select child_key from _children)"
+    # 1. what was published from D on goes; a version spanning D is cut at D
+    conn.execute(sql.SQL("delete from {v} where " + touched + " and valid_from >= %(d)s").format(**fmt), d)
+    conn.execute(sql.SQL("update {v} set valid_to = %(d)s where " + touched +
+                         " and valid_from < %(d)s and (valid_to is null or valid_to > %(d)s)").format(**fmt), d)
+    # 2. the build's versions from D on come in
+    conn.execute(sql.SQL("insert into {v} ({c}) select {c} from {b} where present and " + touched +
+                         " and valid_from >= %(d)s").format(**fmt), d)
+    # 3. a build version spanning D continues the published one cut at D when they hold the same row,
+    #    else it starts at D
+    conn.execute(sql.SQL(
+        "create temp table _spanning on commit drop as select b.child_key, b.valid_to, p.valid_from as published_from"
+        " from {b} as b left join {v} as p on p.child_key = b.child_key and p.valid_to = %(d)s"
+        "  and row(p.{first}, {pv}) is not distinct from row(b.{first}, {bv})"
+        " where b.present and b." + touched + " and b.valid_from < %(d)s"
+        "  and (b.valid_to is null or b.valid_to > %(d)s)").format(
+            first=sql.Identifier(columns[1]), **fmt,
+            pv=sql.SQL(", ").join(sql.SQL("p.{}").format(sql.Identifier(c)) for c in columns[2:]),
+            bv=sql.SQL(", ").join(sql.SQL("b.{}").format(sql.Identifier(c)) for c in columns[2:])), d)
+    conn.execute(sql.SQL("update {v} as p set valid_to = s.valid_to from _spanning as s"
+                         " where s.published_from is not null and p.child_key = s.child_key"
+                         " and p.valid_from = s.published_from").format(**fmt))
+    conn.execute(sql.SQL(
+        "insert into {v} ({c}) select %(d)s, b.valid_to, " +
+        ", ".join("b.{}" for _ in columns) + " from {b} as b join _spanning as s on s.child_key = b.child_key"
+        " and s.published_from is null where b.present and b.valid_from < %(d)s"
+        " and (b.valid_to is null or b.valid_to > %(d)s)").format(
+            *[sql.Identifier(c) for c in columns], **fmt), d)
     view_columns = sql.SQL(", ").join(
         sql.SQL("n.as_of_date") if c == "as_of_date" else sql.SQL("v.{}").format(sql.Identifier(c))
         for c, _ in _columns(conn, BUILD_SCHEMA, CHILD_MART))

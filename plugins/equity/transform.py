@@ -29,9 +29,10 @@ class DbtFailed(RuntimeError):
     pass
 
 
-# dbt's own sessions get the pipeline's settings (equity.warehouse.SESSION_SETTINGS) and no JIT: the
-# models are a few large scans and joins each, where compiling them cost 1-3 s a model and saved less.
-DBT_SESSION_SETTINGS = {**SESSION_SETTINGS, "application_name": "equity-dbt", "jit": "off"}
+# dbt's own sessions get the pipeline's settings (equity.warehouse.SESSION_SETTINGS), more memory for
+# the per-person sorts of a first night (13 M persons; two threads), and no JIT: the models are a few
+# large scans and joins each, where compiling them cost 1-3 s a model and saved less.
+DBT_SESSION_SETTINGS = {**SESSION_SETTINGS, "work_mem": "256MB", "application_name": "equity-dbt", "jit": "off"}
 
 
 def dbt_env(url: str) -> dict[str, str]:

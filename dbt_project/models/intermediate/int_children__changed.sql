@@ -1,6 +1,7 @@
 {{ config(materialized='table', indexes=[{'columns': ['person_id']}]) }}
 {%- set plan = children_plan() -%}
 -- depends_on: {{ ref('int_batches__accepted') }}
+-- depends_on: {{ ref('stg_reference__subdistricts') }}
 -- depends_on: {{ ref('int_registry__current_state') }}
 -- depends_on: {{ ref('int_welfare__screenings_latest') }}
 -- depends_on: {{ ref('int_enrolment__changed') }}

@@ -16,7 +16,7 @@ screening as (
     select * from {{ ref('int_welfare__current_screening') }}
 ),
 
-subdistricts as (
+subdistricts as not materialized (
     select * from {{ ref('stg_reference__subdistricts') }}
 ),
 

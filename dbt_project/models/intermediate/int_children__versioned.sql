@@ -14,6 +14,7 @@
     )
 }}
 -- depends_on: {{ ref('int_batches__accepted') }}
+-- depends_on: {{ ref('stg_reference__subdistricts') }}
 -- depends_on: {{ ref('int_children__changed') }}
 -- The child-level state as versions: a row per person each night their row of child_equity_profile
 -- changes (a new child, a changed value, a new key), and a closing row (present = false) the night a
@@ -95,7 +96,7 @@ final as (
         h.subdistrict_code, h.lao_code, h.in_registry, h.in_enrolment, h.in_welfare, h.education_status,
         h.out_of_school_reason, h.grade, h.school_code, h.affiliation, h.multiple_enrolment, h.disability,
         h.days_absent, h.chronic_absence, h.poverty_level, h.income_per_capita_month, h.has_welfare_card,
-        h.is_priority, h.latest_status_date, h.row_hash
+        h.is_priority, h.latest_status_date, h.row_hash, now() as built_at
     from hashed as h
     left join previous as p on p.person_id = h.person_id
     where p.person_id is null or not p.present or p.row_hash <> h.row_hash
@@ -109,7 +110,7 @@ final as (
         null::text, null::text, null::boolean, null::boolean, null::boolean, null::text,
         null::text, null::text, null::text, null::text, null::boolean, null::int,
         null::int, null::boolean, null::text, null::numeric(12, 2), null::boolean,
-        null::boolean, null::date, null::text
+        null::boolean, null::date, null::text, now()
     from previous as p
     left join hashed as h on h.person_id = p.person_id
     where p.present
