@@ -5,9 +5,16 @@ the marts recomputing every child gives.
 
 from __future__ import annotations
 
-from datetime import timedelta
+import hashlib
+import json
+import shutil
+from datetime import date, timedelta
+from pathlib import Path
 
 import psycopg
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import pytest
 from nights import DAYS, MARTS, START, _marts, _run, generate_clean_landing
 
@@ -28,11 +35,47 @@ def _versions(url: str) -> list[tuple]:
 
 
 @pytest.mark.parametrize("server", ["system"])  # one server: ten nights; the other runs the test below
+def _move_a_screening(landing: Path, day: date, screening_id: str, to_person: str) -> None:
+    """Re-deliver a screening under another person (an ID corrected) in `day`'s welfare delta."""
+    folder = landing / "welfare" / day.isoformat()
+    manifest = json.loads((folder / "_manifest.json").read_text())
+    entry = manifest["files"][0]
+    path = folder / entry["name"]
+    table = pq.read_table(path)
+    full = sorted((landing / "welfare" / START.isoformat()).glob("*.parquet"))
+    earlier = pa.concat_tables([pq.read_table(f) for f in full])
+    row = earlier.filter(pc.equal(earlier["screening_id"], screening_id)).slice(0, 1).to_pylist()[0]
+    row["person_id"] = to_person
+    table = pa.concat_tables([table, pa.Table.from_pylist([row], schema=table.schema)])
+    pq.write_table(table, path)
+    entry["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
+    entry["rows"] = table.num_rows
+    (folder / "_manifest.json").write_text(json.dumps(manifest))
+
+
 def test_following_the_change_gives_the_marts_of_recomputing_every_child(warehouse, new_database, clean_landing,
-                                                                          monkeypatch):
-    last = START + timedelta(days=DAYS - 1)
-    # A: ordinary nights, each classifying the persons whose inputs changed.
-    assert {r["state"] for r in _run(warehouse, clean_landing, START, last, monkeypatch)} == {"success"}
+                                                                          tmp_path, monkeypatch):
+    last, day3 = START + timedelta(days=DAYS - 1), START + timedelta(days=2)
+    landing = tmp_path / "landing"
+    shutil.copytree(clean_landing, landing)
+    # A: ordinary nights, each classifying the persons whose inputs changed. On night 3 a child's only
+    # screening is re-delivered under another person: the child it leaves must lose it too.
+    assert {r["state"] for r in _run(warehouse, landing, START, day3 - timedelta(days=1), monkeypatch)} == {"success"}
+    with psycopg.connect(warehouse) as conn:
+        screening, left, to = conn.execute(
+            "select s.screening_id, s.person_id, o.person_id from intermediate.int_welfare__screenings_latest s"
+            " join intermediate.int_children__versioned v on v.person_id = s.person_id and v.present"
+            "  and v.valid_to is null and v.in_welfare"
+            " cross join lateral (select person_id from intermediate.int_registry__current_state r"
+            "  where r.person_id <> s.person_id limit 1) as o"
+            " where s.extract_date = %s and (select count(*) from intermediate.int_welfare__screenings_latest x"
+            "        where x.person_id = s.person_id) = 1 limit 1", (START,)).fetchone()
+    _move_a_screening(landing, day3, screening, to)
+    assert {r["state"] for r in _run(warehouse, landing, day3, last, monkeypatch)} == {"success"}
+    with psycopg.connect(warehouse) as conn:
+        assert conn.execute("select in_welfare from intermediate.int_children__versioned where person_id = %s"
+                            " and valid_from <= %s order by valid_from desc limit 1", (left, day3)).fetchone() \
+            in (None, (False,), (None,))
     with psycopg.connect(warehouse) as conn:
         looked_at = conn.execute("select count(*) from intermediate.int_children__changed").fetchone()[0]
         written = dict(conn.execute("select valid_from, count(*) from intermediate.int_children__versioned"
@@ -42,7 +85,7 @@ def test_following_the_change_gives_the_marts_of_recomputing_every_child(warehou
     # B: the same nights with every child recomputed every night.
     other = new_database()
     monkeypatch.setenv("EQUITY_RECOMPUTE_ALL_CHILDREN", "1")
-    assert {r["state"] for r in _run(other, clean_landing, START, last, monkeypatch)} == {"success"}
+    assert {r["state"] for r in _run(other, landing, START, last, monkeypatch)} == {"success"}
     with psycopg.connect(other) as conn:
         looked_at_all = conn.execute("select count(*) from intermediate.int_children__changed").fetchone()[0]
 

@@ -35,6 +35,7 @@ MARTS = (
 
 CHILD_MART = "child_equity_profile"
 BUILD_VERSIONS = sql.Identifier("intermediate", "int_children__versioned")
+BUILD_NIGHTS = sql.Identifier("intermediate", "int_children__versioned__nights")
 VERSIONS = sql.Identifier(PUBLISHED_SCHEMA, "child_equity_profile_versions")
 NIGHTS = sql.Identifier(PUBLISHED_SCHEMA, "nights")
 
@@ -126,12 +127,22 @@ def _publish_child_versions(conn, as_of: date) -> int:
     fmt = {"v": VERSIONS, "b": BUILD_VERSIONS, "c": kept}
     d = {"d": as_of}
     # the children whose versions begin or end on or after D, or whose build versions were written
-    # since the last publish (a night before D re-built and not published)
+    # since the last publish (a night before D re-built and not published); every child when the
+    # build no longer holds the last published night (its versions were rebuilt from scratch)
+    last = conn.execute(sql.SQL("select max(as_of_date) from {} where as_of_date < %s").format(NIGHTS),
+                        (as_of,)).fetchone()[0]
+    rebuilt = last is not None and not conn.execute(
+        sql.SQL("select exists (select 1 from {} where as_of_date = %s)").format(BUILD_NIGHTS), (last,)).fetchone()[0]
+    every = sql.SQL("true" if rebuilt else "false")
     conn.execute(sql.SQL(
         "create temp table _children on commit drop as"
-        " select child_key from {b} where valid_from >= %(d)s or valid_to >= %(d)s"
+        " select child_key from {b} where {every} or valid_from >= %(d)s or valid_to >= %(d)s"
         "  or built_at > (select coalesce(max(published_at), '-infinity') from {n})"
-        " union select child_key from {v} where valid_from >= %(d)s or valid_to >= %(d)s").format(n=NIGHTS, **fmt), d)
+        " union select child_key from {v} where {every} or valid_from >= %(d)s or valid_to >= %(d)s").format(
+            n=NIGHTS, every=every, **fmt), d)
+    if rebuilt:
+        log.warning("the build no longer holds the last published night %s: every child's versions from %s"
+                    " on are published again", last, as_of)
     conn.execute("analyze _children")
     touched = "child_key in (select child_key from _children)"
     # 1. what was published from D on goes; a version spanning D is cut at D

@@ -36,7 +36,11 @@ union
 select person_id from {{ ref('int_registry__current_state') }}
 where to_char(birth_date, 'DD/MM') in ({{ birthdays }})
 union
--- welfare: screenings delivered since P, and screenings entering or leaving their validity window
+-- welfare: screenings delivered since P (and the person a re-delivered screening left), and
+-- screenings entering or leaving their validity window
+select replaced_person_id from {{ ref('int_welfare__screenings_latest') }}
+where written_for > {{ previous }} and replaced_person_id is not null
+union
 select person_id from {{ ref('int_welfare__screenings_latest') }}
 where person_id is not null
   and (written_for > {{ previous }}
@@ -55,6 +59,11 @@ union
 select nullif(trim(person_id), '') from {{ source('raw', 'enrolment_roster') }}
 where _batch_id = {{ enrolment_snapshots()[0] }}
   and substr(birth_date, 1, 5) in ({{ birthdays }})
+union
+-- whoever already has a version dated D (a re-run of D recomputes at least what the first run wrote,
+-- e.g. a run with EQUITY_RECOMPUTE_ALL_CHILDREN)
+select person_id from {{ children_relation() }}
+where valid_from = {{ as_of_date() }}
 union
 -- a transfer whose grace ran out between P and D
 select person_id from {{ children_relation() }}

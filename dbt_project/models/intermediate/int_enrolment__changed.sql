@@ -14,9 +14,9 @@ with
     select
         nullif(trim(person_id), '') as person_id,
         count(*) as row_count,
-        bit_xor(hashtextextended(concat_ws('|', school_code, school_name, affiliation, school_subdistrict_code,
-                                           home_subdistrict_code, academic_year, term, grade, status, status_date,
-                                           days_absent, first_name, last_name, sex, birth_date, disability), 0))
+        bit_xor(hashtextextended(row(school_code, school_name, affiliation, school_subdistrict_code,
+                                     home_subdistrict_code, academic_year, term, grade, status, status_date,
+                                     days_absent, first_name, last_name, sex, birth_date, disability)::text, 0))
             as row_hash
     from {{ source('raw', 'enrolment_roster') }}
     where _batch_id = {{ batch }}

@@ -36,4 +36,17 @@ final as (
     order by screening_id, extract_date desc, source_line desc
 )
 
-select * from final
+{% if plan.mode == 'apply' %}
+
+-- a screening re-delivered under another person (an ID corrected): the person it leaves must be
+-- recomputed too, and the row that named them is about to be replaced
+select f.*, nullif(old.person_id, f.person_id) as replaced_person_id
+from final as f
+left join {{ this }} as old on old.screening_id = f.screening_id
+
+{% else %}
+
+select f.*, null::text as replaced_person_id
+from final as f
+
+{% endif %}
