@@ -34,7 +34,6 @@ def _versions(url: str) -> list[tuple]:
                             " order by person_id, valid_from").fetchall()
 
 
-@pytest.mark.parametrize("server", ["system"])  # one server: ten nights; the other runs the test below
 def _move_a_screening(landing: Path, day: date, screening_id: str, to_person: str) -> None:
     """Re-deliver a screening under another person (an ID corrected) in `day`'s welfare delta."""
     folder = landing / "welfare" / day.isoformat()
@@ -53,6 +52,7 @@ def _move_a_screening(landing: Path, day: date, screening_id: str, to_person: st
     (folder / "_manifest.json").write_text(json.dumps(manifest))
 
 
+@pytest.mark.parametrize("server", ["system"])  # one server: ten nights; the other runs the test below
 def test_following_the_change_gives_the_marts_of_recomputing_every_child(warehouse, new_database, clean_landing,
                                                                           tmp_path, monkeypatch):
     last, day3 = START + timedelta(days=DAYS - 1), START + timedelta(days=2)
