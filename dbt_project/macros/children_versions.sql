@@ -43,7 +43,6 @@
 
 {#- The two latest accepted enrolment snapshots at or before D: [this night's, the one before]. -#}
 {% macro enrolment_snapshots() %}
-    {% set found = [-1, -1] %}
     {% set accepted = ref('int_batches__accepted') %}  {#- outside `execute`: parsing records the dependency #}
     {% if execute %}
         {% set rows = run_query("select batch_id from " ~ accepted
@@ -52,7 +51,7 @@
         {% for row in rows %}{% do ids.append(row[0]) %}{% endfor %}
         {{ return((ids + [-1, -1])[:2]) }}
     {% endif %}
-    {{ return(found) }}
+    {{ return([-1, -1]) }}
 {% endmacro %}
 
 {#- The birthdays (day/month, as 'DD/MM') that fall after `previous` and on or before D: a person born

@@ -2,12 +2,7 @@
 {#- The batch is looked up when the model runs and written into the SQL as a constant, so that
     PostgreSQL prunes raw.enrolment_roster to that one partition when planning: the older snapshots
     are not opened at all (a join on batch_id would scan every partition). -#}
-{%- set latest_batch = -1 -%}
-{%- if execute -%}
-    {%- set found = run_query("select batch_id from " ~ ref('int_batches__accepted')
-                              ~ " where source_name = 'enrolment' order by extract_date desc limit 1").rows -%}
-    {%- set latest_batch = found[0][0] if found else -1 -%}
-{%- endif -%}
+{%- set latest_batch = enrolment_snapshots()[0] -%}
 -- The roster rows of the latest accepted enrolment snapshot at or before as_of_date (one batch:
 -- the nightly build reads this night's snapshot, not the history).
 select
