@@ -28,13 +28,12 @@ where present and valid_from < {{ as_of_date() }} and (valid_to is null or valid
 {%- set previous = "date '" ~ plan.previous ~ "'" -%}
 {%- set birthdays = "'" ~ (birthdays_between(plan.previous) | join("', '")) ~ "'" -%}
 
--- registry: the persons whose state row was rewritten since P (new or re-dated events)
+-- registry, in one scan: the persons whose state row was rewritten since P (new or re-dated
+-- events), and those with a birthday between P and D (the age, and with it child and school age,
+-- may change)
 select person_id from {{ ref('int_registry__current_state') }}
 where written_for > {{ previous }}
-union
--- a birthday between P and D: the age, and with it child and school age, may change
-select person_id from {{ ref('int_registry__current_state') }}
-where to_char(birth_date, 'DD/MM') in ({{ birthdays }})
+   or to_char(birth_date, 'DD/MM') in ({{ birthdays }})
 union
 -- welfare: screenings delivered since P (and the person a re-delivered screening left), and
 -- screenings entering or leaving their validity window
