@@ -355,14 +355,12 @@ def test_row_conditions_cost_no_scan_of_their_own(db, source):
     as often. (An `unexpected_rows_expectation` per check would add a scan each.)"""
     from dataclasses import replace
 
-    from equity.gx_suites import bind_extract_date
-
     rows = [ROW[source](n) for n in range(1, 201)]
     rows[50] = ROW[source](51, **{"enrolment": {"birth_date": "30/02/2558"}, "welfare": {"screened_on": "2026-02-30"},
                                   "registry": {"event_date": "25690230"}}[source])
     batch_id = load_partition(db, source, rows)
     partition = gates._Table("raw", f"{CONTRACTS[source].raw_table}_b{batch_id}")
-    suite = bind_extract_date(load_suite(gates.suite_path("raw", source)), D)
+    suite = gates.raw_suite(source, D)
     column = CONTRACTS[source].columns[0]
     more = tuple(SuiteEntry("expect_column_values_to_satisfy_sql",
                             {"column": column, "condition": f"length({column}) <> {90 + i}"}, "warn", "extra",

@@ -46,6 +46,7 @@ from equity.gx_suites import (
     POLICY_PLACEHOLDERS,
     Suite,
     SuiteEntry,
+    bind_calendars,
     bind_extract_date,
     bind_policy,
     bind_schema,
@@ -59,7 +60,7 @@ logging.getLogger("great_expectations").setLevel(logging.WARNING)  # before GX i
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "Failure", "GateOutcome", "Suite", "SuiteEntry", "build_expectations", "load_suite",
+    "Failure", "GateOutcome", "Suite", "SuiteEntry", "build_expectations", "load_suite", "raw_suite",
     "suite_path", "validate_mart", "validate_query", "validate_raw_batch",
 ]
 
@@ -94,8 +95,9 @@ def _engine_kwargs() -> dict[str, Any]:
 # Settings of the gate's own session (docs/benchmarks.md, "Validation"): GX sends one wide aggregate
 # (every column check of the suite in one scan) and one query per custom check; JIT spends seconds
 # compiling those long CASE lists for no gain, and a batch's partition can be scanned by parallel
-# workers (a temp table never can).
-GATE_OPTIONS = "-c jit=off -c work_mem=128MB -c max_parallel_workers_per_gather=2"
+# workers (a temp table never can). work_mem 512MB: the compound-key check groups a national roster's
+# 11 M keys in one hash table (at 128MB it spilled to disk: 28 s against 17 s, docs/benchmarks.md).
+GATE_OPTIONS = "-c jit=off -c work_mem=512MB -c max_parallel_workers_per_gather=2"
 STATUSES = ("passed", "warned", "blocked")
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
 
@@ -193,6 +195,12 @@ def _counted_unexpected_rows():
 
 # --- the gates -------------------------------------------------------------------------------------
 
+def raw_suite(source: str, extract_date: date) -> Suite:
+    """The source's raw suite as the gate runs it: date-relative conditions (birth date not after the
+    extract) read the batch's own extract date, and the calendar sets are filled in."""
+    return bind_calendars(bind_extract_date(load_suite(suite_path("raw", source)), extract_date))
+
+
 def validate_raw_batch(url: str, source: str, batch_id: int, run_id: str, *,
                        docs_dir: str | Path | None = None) -> GateOutcome:
     """Gate one loaded batch of a source with expectations/raw/<source>.yml.
@@ -223,8 +231,7 @@ def validate_raw_batch(url: str, source: str, batch_id: int, run_id: str, *,
     # Rows put into raw by other means (the default partition) are judged through a query.
     target: str | _Table = (_Table("raw", partition) if own_partition
                             else f"select * from raw.{table} where _batch_id = {batch_id:d}")
-    # Date-relative conditions (birth date not after the extract) read the batch's own extract date.
-    suite = bind_extract_date(load_suite(suite_path("raw", source)), row[1] if row else date.today())
+    suite = raw_suite(source, row[1] if row else date.today())
     rows = _gate(url, suite, target, run_id, batch_id, None, docs_dir, update_batch=False)
     whole = _gate(url, load_suite(suite_path("raw", "_delivery")), DELIVERY_METRICS.format(batch_id=batch_id),
                   run_id, batch_id, None, None, update_batch=False)

@@ -30,7 +30,21 @@ SATISFY_SQL = "expect_column_values_to_satisfy_sql"
 # `{name}` placeholders a condition may use; the gate fills them for the batch it judges.
 # Policy numbers (dbt_project.yml vars, equity.policy) a mart condition may name are filled by the mart gate.
 POLICY_PLACEHOLDERS = frozenset({"oos_jump_min_children", "oos_jump_tolerance"})
-CONDITION_PLACEHOLDERS = frozenset({"schema", "extract_be_ymd"}) | POLICY_PLACEHOLDERS
+# Every real day of a span, written as a delivery writes dates, as a subquery: `d in {dates_iso}` is one
+# hash probe a row (the set is built once per query), where taking the text apart to check month and
+# day costs a dozen function calls. A condition keeps its full check after `or` for values outside the
+# span, so the result is the same; the set only answers the common case fast.
+CALENDARS = {
+    # ISO yyyy-mm-dd, 1900-2100
+    "dates_iso": "(select to_char(d, 'YYYY-MM-DD') from generate_series(date '1900-01-01', date '2100-12-31',"
+                 " interval '1 day') as d)",
+    # Buddhist Era dd/mm/yyyy and yyyymmdd, BE 2500-2599 (1957-2056)
+    "dates_be_dmy": "(select to_char(d, 'DD/MM/') || (extract(year from d)::int + 543)::text"
+                    " from generate_series(date '1957-01-01', date '2056-12-31', interval '1 day') as d)",
+    "dates_be_ymd": "(select (extract(year from d)::int + 543)::text || to_char(d, 'MMDD')"
+                    " from generate_series(date '1957-01-01', date '2056-12-31', interval '1 day') as d)",
+}
+CONDITION_PLACEHOLDERS = frozenset({"schema", "extract_be_ymd"} | set(CALENDARS)) | POLICY_PLACEHOLDERS
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 _CAMEL_1 = re.compile(r"(.)([A-Z][a-z]+)")
 _CAMEL_2 = re.compile(r"([a-z0-9])([A-Z])")
@@ -203,6 +217,11 @@ def bind_extract_date(suite: Suite, day: date) -> Suite:
     """The suite with `{extract_be_ymd}` in its conditions filled for a batch extracted on `day`
     (Buddhist-Era YYYYMMDD, as the registry writes dates)."""
     return _bind(suite, {"extract_be_ymd": f"{day.year + 543:04d}{day.month:02d}{day.day:02d}"})
+
+
+def bind_calendars(suite: Suite) -> Suite:
+    """The suite with its `{dates_iso}`-style placeholders filled with the CALENDARS subqueries."""
+    return _bind(suite, CALENDARS)
 
 
 def bind_policy(suite: Suite, policy: dict[str, Any]) -> Suite:
