@@ -34,6 +34,12 @@ def _versions(url: str) -> list[tuple]:
                             " order by person_id, valid_from").fetchall()
 
 
+def _identified(url: str) -> list[tuple]:
+    """The identified lists of every night (the officers' rows)."""
+    with psycopg.connect(url) as conn:
+        return conn.execute("select * from identified.priority_children order by as_of_date, person_id").fetchall()
+
+
 def _move_a_screening(landing: Path, day: date, screening_id: str, to_person: str) -> None:
     """Re-deliver a screening under another person (an ID corrected) in `day`'s welfare delta."""
     folder = landing / "welfare" / day.isoformat()
@@ -82,6 +88,8 @@ def test_following_the_change_gives_the_marts_of_recomputing_every_child(warehou
                                     " group by valid_from").fetchall())
         children = dict(conn.execute("select as_of_date, count(*) from marts.child_equity_profile"
                                      " group by as_of_date").fetchall())
+        listed_last = conn.execute("select count(*) from identified.priority_children where as_of_date = %s",
+                                   (last,)).fetchone()[0]
     # B: the same nights with every child recomputed every night.
     other = new_database()
     monkeypatch.setenv("EQUITY_RECOMPUTE_ALL_CHILDREN", "1")
@@ -93,6 +101,9 @@ def test_following_the_change_gives_the_marts_of_recomputing_every_child(warehou
     for mart in MARTS:
         assert a[mart] == b[mart], f"{mart}: following the change differs from recomputing every child"
     assert _versions(warehouse) == _versions(other)  # and the same versions were written
+    # the identified list: the last night listed its changed persons afresh and carried the rest over
+    assert 0 < looked_at < listed_last
+    assert _identified(warehouse) == _identified(other)
 
     assert set(children) == {START + timedelta(days=i) for i in range(DAYS)}
     assert written[START] == children[START]  # the first night writes every child

@@ -71,7 +71,26 @@
     {{ return(days) }}
 {% endmacro %}
 
-{% macro children_plan() %}
+{#- The birthdays (as birthdays_between) since the latest night built before D, read from the nights
+    recorded beside the versions only, so that every model asking gets the same list whatever else
+    this run has already rebuilt; none when there is no such night or it is more than 300 days back
+    (children_plan then classifies everyone). -#}
+{% macro birthdays_since_previous_night() %}
+    {% if execute %}
+        {% set nights = adapter.get_relation(database=target.database, schema=generate_schema_name('intermediate', none),
+                                             identifier='int_children__versioned__nights') %}
+        {% if nights is not none and not flags.FULL_REFRESH %}
+            {% set rows = run_query("select max(as_of_date) from " ~ nights ~ " where as_of_date < " ~ as_of_date()).rows %}
+            {% if rows and rows[0][0] is not none
+                  and (modules.datetime.date.fromisoformat(var('as_of_date') | string) - rows[0][0]).days <= 300 %}
+                {{ return(birthdays_between(rows[0][0])) }}
+            {% endif %}
+        {% endif %}
+    {% endif %}
+    {{ return([]) }}
+{% endmacro %}
+
+{% macro children_plan(announce=true) %}
     {% set plan = {'mode': 'all', 'reason': 'first night', 'previous': none, 'enrolment': 'all'} %}
     {% if execute %}
         {% set versions = adapter.get_relation(database=target.database, schema=generate_schema_name('intermediate', none),
@@ -118,7 +137,7 @@
                 {% endif %}
             {% endif %}
         {% endif %}
-        {% do log('int_children__changed: ' ~ plan.mode ~ ' (' ~ plan.reason ~ ')', info=True) %}
+        {% if announce %}{% do log('int_children__changed: ' ~ plan.mode ~ ' (' ~ plan.reason ~ ')', info=True) %}{% endif %}
     {% endif %}
     {{ return(plan) }}
 {% endmacro %}

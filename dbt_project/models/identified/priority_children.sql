@@ -5,7 +5,7 @@
         incremental_strategy='delete+insert',
         unique_key='as_of_date',
         on_schema_change='append_new_columns',
-        indexes=[{'columns': ['lao_code', 'as_of_date']}],
+        indexes=[{'columns': ['lao_code', 'as_of_date']}, {'columns': ['as_of_date']}],
         post_hook=[
             "alter table {{ this }} enable row level security",
             "revoke all on {{ this }} from public",
@@ -18,10 +18,29 @@
 -- child is a priority. Personal data: row-level secured (post-hook above, policy in
 -- plugins/equity/sql/access.sql); officers read it only through the audited function
 -- identified.priority_children_for(lao_code, as_of_date). A run for D replaces exactly D.
+--
+-- On an ordinary night (children_plan: `changes`) a child's row here can only differ from the previous
+-- night P's if the child is among int_children__changed's persons: every input of the row (the child's
+-- version, roll records and names, registry house, age) is one of theirs, and a change of the reference
+-- makes the plan `all`. So the night lists those persons afresh and carries every other row of P's list
+-- over; it lists everyone when P's list is not there.
+{%- set plan = children_plan(announce=false) -%}
+{%- set carry = none -%}
+{%- if execute and is_incremental() and plan.mode == 'changes' -%}
+    {%- set found = run_query("select exists (select 1 from " ~ this ~ " where as_of_date = date '" ~ plan.previous ~ "')").rows[0][0] -%}
+    {%- if found -%}{%- set carry = "date '" ~ plan.previous ~ "'" -%}{%- endif -%}
+{%- endif %}
+-- depends_on: {{ ref('int_batches__accepted') }}
+-- depends_on: {{ ref('stg_reference__subdistricts') }}
+-- depends_on: {{ ref('int_children__changed') }}
+-- listed afresh: {{ 'the persons int_children__changed names; the rest carried over from ' ~ carry if carry else 'everyone' }}
 with children as (
     select * from {{ ref('int_children__versioned') }}
     where present and is_priority and lao_code is not null
       and valid_from <= {{ as_of_date() }} and (valid_to is null or valid_to > {{ as_of_date() }})
+      {%- if carry %}
+      and person_id in (select person_id from {{ ref('int_children__changed') }})
+      {%- endif %}
 ),
 
 history as (
@@ -89,6 +108,27 @@ final as (
     left join houses as h on h.person_id = c.person_id
     left join {{ ref('stg_reference__subdistricts') }} as sd on sd.subdistrict_code = c.subdistrict_code
     left join {{ ref('stg_reference__laos') }} as l on l.lao_code = c.lao_code
+),
+
+{%- if carry %}
+
+carried as (
+    select {{ as_of_date() }}::date as as_of_date, p.lao_code, p.lao_name, p.person_id, p.id_type, p.first_name,
+           p.last_name, p.sex, p.age, p.birth_year, p.house_id, p.subdistrict_code, p.subdistrict_name,
+           p.school_code, p.school_name, p.grade, p.education_status, p.out_of_school_reason, p.poverty_level,
+           p.chronic_absence, p.days_absent, p.reasons
+    from {{ this }} as p
+    where p.as_of_date = {{ carry }}
+      and p.person_id not in (select person_id from {{ ref('int_children__changed') }})
+),
+{%- endif %}
+
+listed as (
+    select * from final
+    {%- if carry %}
+    union all
+    select * from carried
+    {%- endif %}
 )
 
-select * from final
+select * from listed

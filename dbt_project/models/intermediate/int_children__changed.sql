@@ -46,18 +46,14 @@ where person_id is not null
        or screened_on > {{ previous }} and screened_on <= {{ as_of_date() }}
        or screened_on >= {{ previous }} - {{ var('screening_valid_days') }}
           and screened_on < {{ as_of_date() }} - {{ var('screening_valid_days') }})
-{% if plan.enrolment == 'changed' %}
 union
--- enrolment: the persons whose roster rows changed between P's snapshot and D's
+-- enrolment (one read of the two latest snapshots, int_enrolment__changed): a person on the roll with a
+-- birthday between P and D (the enrolment's birth date counts when the person is not in the registry),
+-- and, when this night reads a newer snapshot than P did, the persons whose roster rows changed
 select person_id from {{ ref('int_enrolment__changed') }}
-{% endif %}
-union
--- a birthday between P and D of a person on the roll (the enrolment's birth date counts when the
--- person is not in the registry)
--- (the raw text, DD/MM/YYYY Buddhist Era, is compared: nothing is decoded)
-select nullif(trim(person_id), '') from {{ source('raw', 'enrolment_roster') }}
-where _batch_id = {{ enrolment_snapshots()[0] }}
-  and substr(birth_date, 1, 5) in ({{ birthdays }})
+{%- if plan.enrolment != 'changed' %}
+where has_birthday
+{%- endif %}
 union
 -- whoever already has a version dated D (a re-run of D recomputes at least what the first run wrote,
 -- e.g. a run with EQUITY_RECOMPUTE_ALL_CHILDREN)

@@ -8,7 +8,7 @@
         ],
     )
 }}
--- depends_on: {{ ref('int_enrolment__snapshot_rows') }}
+-- depends_on: {{ ref('int_enrolment__rows_to_classify') }}
 -- depends_on: {{ ref('int_enrolment__changed') }}
 -- Enrolment history kept as versions: one row per person per snapshot in which the person's
 -- deciding record (greatest status_date, then greatest school_code) differs from their previous
@@ -27,8 +27,8 @@ with
 -- only the persons whose roster rows changed since the snapshot before: everyone else's deciding
 -- record is the one their latest version already holds
 snapshot_rows as (
-    select * from {{ ref('int_enrolment__snapshot_rows') }}
-    where person_id in (select person_id from {{ ref('int_enrolment__changed') }})
+    select * from {{ ref('int_enrolment__rows_to_classify') }}
+    where person_id in (select person_id from {{ ref('int_enrolment__changed') }} where rows_changed)
 ),
 
 {% else %}

@@ -2,16 +2,14 @@
 -- One row per person ever on a roll up to as_of_date, of the persons this night recomputes
 -- (int_children__changed): on a roll now, the counting ENROLLED record, and the latest record ever
 -- seen (docs/rules.md, "Enrolment history").
-with changed as (
-    select person_id from {{ ref('int_children__changed') }}
+-- (int_children__changed is named in each filter, not through a CTE: a CTE read twice is materialised
+-- and the planner, blind to its size, would look up 13 M persons one index probe at a time)
+with snapshot as (
+    select * from {{ ref('int_enrolment__rows_to_classify') }}
+    where person_id in (select person_id from {{ ref('int_children__changed') }})
 ),
 
-snapshot as (
-    select * from {{ ref('int_enrolment__snapshot_rows') }}
-    where person_id in (select person_id from changed)
-),
-
--- this night's snapshot (int_enrolment__snapshot_rows reads the same one)
+-- this night's snapshot (int_enrolment__rows_to_classify holds rows of the same one)
 latest_snapshot as (
     select max(extract_date) as snapshot_date
     from {{ ref('int_batches__accepted') }}
@@ -38,7 +36,7 @@ latest_record as (
     from {{ ref('int_enrolment__record_versions') }} as v
     cross join latest_snapshot as l
     where v.snapshot_date <= l.snapshot_date
-      and v.person_id in (select person_id from changed)
+      and v.person_id in (select person_id from {{ ref('int_children__changed') }})
     order by v.person_id, v.snapshot_date desc
 ),
 
