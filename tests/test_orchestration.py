@@ -240,7 +240,7 @@ def test_a_failed_dbt_build_is_resumed_from_its_point_of_failure(warehouse, clea
     target = tmp_path / "target"
     with pytest.raises(DbtFailed):
         build(warehouse, START, target_dir=target)
-    assert _unfinished_build(target, START)
+    assert _unfinished_build(target, START) and _unfinished_build(target, START, warehouse)
     with psycopg.connect(warehouse) as conn:
         conn.execute("alter table reference.laos_away rename to laos")  # the fix
         conn.commit()
@@ -253,3 +253,51 @@ def test_a_failed_dbt_build_is_resumed_from_its_point_of_failure(warehouse, clea
     assert "model.equity.municipality_equity_summary" in ran
     with psycopg.connect(warehouse) as conn:
         assert conn.execute("select count(*) from marts_build.municipality_equity_summary").fetchone()[0] > 0
+
+
+def test_a_failed_build_is_built_again_not_resumed_after_a_reload_or_a_project_change(warehouse, clean_landing,
+                                                                                       tmp_path, caplog):
+    """`dbt retry` resumes only what it can: after the night's deliveries were loaded again (a re-run),
+    the models that succeeded read replaced batches, and after the project changed (an upgrade) the
+    failed build's nodes are not all there; both times the night is built from the start."""
+    import logging
+
+    from equity.load import load_delivery
+    from equity.paths import SHIPPED_REFERENCE_DIR
+    from equity.reference import load_reference
+    from equity.transform import DbtFailed, _unfinished_build, build
+    from equity.warehouse import bootstrap
+
+    bootstrap(warehouse)
+    load_reference(warehouse, SHIPPED_REFERENCE_DIR)
+    for source in ("enrolment", "welfare", "registry"):
+        load_delivery(warehouse, str(clean_landing), source, START, "run-1")
+    with psycopg.connect(warehouse) as conn:
+        conn.execute("update audit.load_batches set gate_status = 'passed'")
+        conn.execute("alter table reference.laos rename to laos_away")
+        conn.commit()
+    target = tmp_path / "target"
+    with pytest.raises(DbtFailed):
+        build(warehouse, START, target_dir=target)
+    with psycopg.connect(warehouse) as conn:
+        conn.execute("alter table reference.laos_away rename to laos")
+        conn.commit()
+    assert _unfinished_build(target, START, warehouse)
+    # a re-run loads the night's enrolment again after the failed build: no resuming
+    load_delivery(warehouse, str(clean_landing), "enrolment", START, "run-2")
+    assert not _unfinished_build(target, START, warehouse)
+
+    # the project changed since the failed build: one of its nodes is gone
+    results_path = target / "run_results.json"
+    data = json.loads(results_path.read_text())
+    data["metadata"]["generated_at"] = "2999-01-01T00:00:00Z"  # started after every load
+    gone = dict(data["results"][-1], unique_id="test.equity.a_test_removed_since.0123456789", status="error")
+    data["results"].append(gone)
+    results_path.write_text(json.dumps(data))
+    assert _unfinished_build(target, START, warehouse)
+    with caplog.at_level(logging.INFO, logger="equity.transform"):
+        results = build(warehouse, START, target_dir=target)
+    assert "building it again" in caplog.text
+    ran = {r["name"] for r in results}
+    assert "model.equity.stg_audit__load_batches" in ran  # built from the start
+    assert results and all(r["status"] in ("success", "pass", "no-op") for r in results)

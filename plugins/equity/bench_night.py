@@ -244,6 +244,25 @@ def _peaks(children: ChildPeaks | None = None) -> dict:
     return out
 
 
+def cpu_times() -> dict:
+    """The machine's CPU seconds so far by kind (/proc/stat): `steal` is time the hypervisor gave the
+    virtual CPUs to someone else, which a benchmark on a shared host must report beside its figures."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    ticks = os.sysconf("SC_CLK_TCK")
+    names = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
+    return {name: int(v) / ticks for name, v in zip(names, fields)}
+
+
+def cpu_share(before: dict, after: dict) -> dict:
+    """Shares of the CPU time between two `cpu_times()` readings: busy (ours and others' work in this
+    VM), idle, and steal (taken by the host)."""
+    delta = {k: after[k] - before[k] for k in before}
+    total = sum(delta.values()) or 1.0
+    busy = sum(delta[k] for k in ("user", "nice", "system", "irq", "softirq"))
+    return {"busy": round(busy / total, 3), "idle": round((delta["idle"] + delta["iowait"]) / total, 3),
+            "steal": round(delta["steal"] / total, 3)}
+
+
 def _nights_main(url: str, landing: str) -> None:
     """Run the DAG for each bench day; print one JSON line per night (run in a fresh subprocess)."""
     import logging
@@ -264,9 +283,9 @@ def _nights_main(url: str, landing: str) -> None:
     print(json.dumps({"airflow_setup_seconds": round(time.perf_counter() - t0, 1), "peak_rss": _peaks()}), flush=True)
     for i in range(DAYS):
         day = START + timedelta(days=i)
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), cpu_times()
         result = run_dates(day)[0]
-        wall = time.perf_counter() - t0
+        wall, cpu = time.perf_counter() - t0, cpu_share(cpu0, cpu_times())
         with psycopg.connect(url) as conn:
             run = conn.execute(
                 "select run_id, status, timings, extract(epoch from finished_at - started_at), dbt_seconds"
@@ -285,7 +304,7 @@ def _nights_main(url: str, landing: str) -> None:
                                        key=lambda kv: -kv[1])),
             "loads": [dict(zip(("source", "mode", "status", "rows_manifest", "rows_loaded", "rows_rejected"), r))
                       for r in loads],
-            "db_size_mb": round(db_bytes / 1e6, 1), "peak_rss": _peaks(children),
+            "db_size_mb": round(db_bytes / 1e6, 1), "peak_rss": _peaks(children), "cpu_share": cpu,
         }), flush=True)
 
 

@@ -14,9 +14,11 @@ import os
 import shutil
 import subprocess
 import sys
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
+
+import psycopg
 
 from equity.config import hmac_key
 from equity.paths import DBT_PROJECT_DIR, state_dir
@@ -100,8 +102,10 @@ def _results(target: Path) -> list[dict]:
     ]
 
 
-def _unfinished_build(target: Path, as_of: date) -> bool:
-    """Did the last `dbt build` for this same date stop part-way (error, failed test, skipped node)?"""
+def _unfinished_build(target: Path, as_of: date, url: str | None = None) -> bool:
+    """Did the last `dbt build` for this same date stop part-way (error, failed test, skipped node),
+    with nothing loaded since it started? (A re-run of the night reloads its deliveries: the models
+    that succeeded then read the replaced batches, so the night is built again, not resumed.)"""
     path = target / "run_results.json"
     if not path.exists():
         return False
@@ -109,7 +113,21 @@ def _unfinished_build(target: Path, as_of: date) -> bool:
     args = data.get("args", {})
     same_date = (args.get("vars") or {}).get("as_of_date") == as_of.isoformat()
     unfinished = any(r["status"] in ("error", "fail", "skipped", "runtime error") for r in data.get("results", []))
-    return args.get("which") in ("build", "retry") and same_date and unfinished
+    if not (args.get("which") in ("build", "retry") and same_date and unfinished):
+        return False
+    if url is None:
+        return True
+    generated = (data.get("metadata") or {}).get("generated_at")
+    if not generated:
+        return False
+    started = (datetime.fromisoformat(generated.replace("Z", "+00:00"))
+               - timedelta(seconds=data.get("elapsed_time") or 0))
+    if started.tzinfo is None:
+        started = started.replace(tzinfo=UTC)
+    with psycopg.connect(url) as conn:
+        loaded = conn.execute("select max(finished_at) from audit.load_batches where extract_date <= %s",
+                              (as_of,)).fetchone()[0]
+    return loaded is None or loaded < started
 
 
 def build(url: str, as_of: date, target_dir: Path | None = None) -> list[dict]:
@@ -119,10 +137,20 @@ def build(url: str, as_of: date, target_dir: Path | None = None) -> list[dict]:
     from the failed node instead of rebuilding what already succeeded.
     """
     target = target_dir or state_dir() / "dbt" / "target"
-    if _unfinished_build(target, as_of):
+    results = None
+    if _unfinished_build(target, as_of, url):
         log.info("resuming the unfinished dbt build of %s from its point of failure (dbt retry)", as_of)
-        results = run_dbt(url, ["retry"], target_dir=target)
-    else:
+        before = (target / "run_results.json").stat().st_mtime_ns
+        try:
+            results = run_dbt(url, ["retry"], target_dir=target)
+        except DbtFailed:
+            if (target / "run_results.json").stat().st_mtime_ns != before:
+                raise  # the retry ran and a node failed again: that is the night's error
+            # dbt could not resume at all (the project changed since, so the failed build's nodes are
+            # not all there any more): build the night from the start instead
+            log.warning("dbt retry could not resume the build of %s (the project changed?): building it again",
+                        as_of)
+    if results is None:
         results = run_dbt(url, ["build"], as_of=as_of, target_dir=target)
     for r in results:  # per-model visibility in the task log
         log.info("dbt %-8s %7.2fs  %s", r["status"], r["seconds"], r["name"])
