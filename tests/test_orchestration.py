@@ -219,31 +219,38 @@ def test_a_night_killed_after_any_step_then_rerun_gives_the_marts_of_an_uninterr
         assert _marts(warehouse) == expected, f"marts differ after a kill after {upto} and a re-run"
 
 
-def test_a_failed_dbt_build_is_resumed_from_its_point_of_failure(warehouse, clean_landing, tmp_path, caplog):
-    """dbt retry: the retried transform re-runs what failed or was skipped, not what succeeded."""
-    import logging
-
+def _a_failed_build(warehouse: str, landing, target) -> None:
+    """Load START's deliveries (gated), then fail its dbt build (a reference table away), then mend it."""
     from equity.load import load_delivery
     from equity.paths import SHIPPED_REFERENCE_DIR
     from equity.reference import load_reference
-    from equity.transform import DbtFailed, _unfinished_build, build
+    from equity.transform import DbtFailed, build
     from equity.warehouse import bootstrap
 
     bootstrap(warehouse)
     load_reference(warehouse, SHIPPED_REFERENCE_DIR)
     for source in ("enrolment", "welfare", "registry"):
-        load_delivery(warehouse, str(clean_landing), source, START, "run-1")
+        load_delivery(warehouse, str(landing), source, START, "run-1")
     with psycopg.connect(warehouse) as conn:
         conn.execute("update audit.load_batches set gate_status = 'passed'")
         conn.execute("alter table reference.laos rename to laos_away")  # the failure
         conn.commit()
-    target = tmp_path / "target"
     with pytest.raises(DbtFailed):
         build(warehouse, START, target_dir=target)
-    assert _unfinished_build(target, START) and _unfinished_build(target, START, warehouse)
     with psycopg.connect(warehouse) as conn:
         conn.execute("alter table reference.laos_away rename to laos")  # the fix
         conn.commit()
+
+
+def test_a_failed_dbt_build_is_resumed_from_its_point_of_failure(warehouse, clean_landing, tmp_path, caplog):
+    """dbt retry: the retried transform re-runs what failed or was skipped, not what succeeded."""
+    import logging
+
+    from equity.transform import _unfinished_build, build
+
+    target = tmp_path / "target"
+    _a_failed_build(warehouse, clean_landing, target)
+    assert _unfinished_build(target, START) and _unfinished_build(target, START, warehouse)
     with caplog.at_level(logging.INFO, logger="equity.transform"):
         results = build(warehouse, START, target_dir=target)
     assert "dbt retry" in caplog.text
@@ -263,25 +270,10 @@ def test_a_failed_build_is_built_again_not_resumed_after_a_reload_or_a_project_c
     import logging
 
     from equity.load import load_delivery
-    from equity.paths import SHIPPED_REFERENCE_DIR
-    from equity.reference import load_reference
-    from equity.transform import DbtFailed, _unfinished_build, build
-    from equity.warehouse import bootstrap
+    from equity.transform import _unfinished_build, build
 
-    bootstrap(warehouse)
-    load_reference(warehouse, SHIPPED_REFERENCE_DIR)
-    for source in ("enrolment", "welfare", "registry"):
-        load_delivery(warehouse, str(clean_landing), source, START, "run-1")
-    with psycopg.connect(warehouse) as conn:
-        conn.execute("update audit.load_batches set gate_status = 'passed'")
-        conn.execute("alter table reference.laos rename to laos_away")
-        conn.commit()
     target = tmp_path / "target"
-    with pytest.raises(DbtFailed):
-        build(warehouse, START, target_dir=target)
-    with psycopg.connect(warehouse) as conn:
-        conn.execute("alter table reference.laos_away rename to laos")
-        conn.commit()
+    _a_failed_build(warehouse, clean_landing, target)
     assert _unfinished_build(target, START, warehouse)
     # a re-run loads the night's enrolment again after the failed build: no resuming
     load_delivery(warehouse, str(clean_landing), "enrolment", START, "run-2")
