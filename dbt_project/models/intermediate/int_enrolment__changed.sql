@@ -1,5 +1,4 @@
-{{ config(materialized='table', indexes=[{'columns': ['person_id']}],
-          pre_hook=["set local work_mem = '768MB'"]) }}
+{{ config(materialized='table', indexes=[{'columns': ['person_id']}]) }}
 {%- set snapshots = enrolment_snapshots() -%}
 {%- set birthdays = birthdays_since_previous_night() -%}
 -- The persons of this night's enrolment snapshot the child level must look at again, from one read of
@@ -12,9 +11,7 @@
 --
 -- The two snapshots' batch ids are written in as constants, so PostgreSQL opens only those two
 -- partitions of raw.enrolment_roster; rows are compared by a 64-bit hash of their raw text
--- (xor-ed per person, with the row count), so nothing needs sorting or decoding. The two per-person
--- aggregates hold 11 M groups each: the pre-hook gives this one statement (set local: the model's own
--- transaction) the memory to keep them off disk.
+-- (xor-ed per person, with the row count), so nothing needs sorting or decoding.
 with
 
 {% for name, batch in [('current_rows', snapshots[0]), ('previous_rows', snapshots[1])] %}
