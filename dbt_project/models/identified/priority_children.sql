@@ -21,9 +21,10 @@
 --
 -- On an ordinary night (children_plan: `changes`) a child's row here can only differ from the previous
 -- night P's if the child is among int_children__changed's persons: every input of the row (the child's
--- version, roll records and names, registry house, age) is one of theirs, and a change of the reference
--- makes the plan `all`. So the night lists those persons afresh and carries every other row of P's list
--- over; it lists everyone when P's list is not there.
+-- version, roll records and names, registry house, age) is one of theirs, and a change of the reference's
+-- subdistrict-to-LAO map makes the plan `all`. So the night lists those persons afresh and carries every
+-- other row of P's list over (with the LAO's and subdistrict's names looked up again); it lists everyone
+-- when P's list is not there.
 {%- set plan = children_plan(announce=false) -%}
 {%- set carry = none -%}
 {%- if execute and is_incremental() and plan.mode == 'changes' -%}
@@ -112,12 +113,16 @@ final as (
 
 {%- if carry %}
 
+-- the reference's names are looked up again (a renamed LAO or subdistrict does not change the plan)
 carried as (
-    select {{ as_of_date() }}::date as as_of_date, p.lao_code, p.lao_name, p.person_id, p.id_type, p.first_name,
-           p.last_name, p.sex, p.age, p.birth_year, p.house_id, p.subdistrict_code, p.subdistrict_name,
-           p.school_code, p.school_name, p.grade, p.education_status, p.out_of_school_reason, p.poverty_level,
-           p.chronic_absence, p.days_absent, p.reasons
+    select {{ as_of_date() }}::date as as_of_date, p.lao_code, l.lao_name::text as lao_name, p.person_id,
+           p.id_type, p.first_name, p.last_name, p.sex, p.age, p.birth_year, p.house_id, p.subdistrict_code,
+           sd.subdistrict_name::text as subdistrict_name, p.school_code, p.school_name, p.grade,
+           p.education_status, p.out_of_school_reason, p.poverty_level, p.chronic_absence, p.days_absent,
+           p.reasons
     from {{ this }} as p
+    left join {{ ref('stg_reference__subdistricts') }} as sd on sd.subdistrict_code = p.subdistrict_code
+    left join {{ ref('stg_reference__laos') }} as l on l.lao_code = p.lao_code
     where p.as_of_date = {{ carry }}
       and p.person_id not in (select person_id from {{ ref('int_children__changed') }})
 ),
