@@ -1,6 +1,7 @@
 """Whole-night benchmark (`make bench`): two generated nights through the real DAG (issue #9).
 
 EQUITY_BENCH_SCALE: 100k (default here), 1m, national (13 M persons; generating it takes 40+ min).
+EQUITY_BENCH_KEEP_DB=1 keeps the bench database (its URL goes to stderr and the JSON) to profile single models.
 Writes docs/bench/night.json (one entry per scale); docs/benchmarks.md "## Night" has the table.
 """
 

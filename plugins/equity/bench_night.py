@@ -390,7 +390,11 @@ def run(admin_url: str, scale: str, naive: bool = True) -> dict:
             except RuntimeError as exc:  # the baseline must not lose the nights' figures
                 result["naive_error"] = str(exc)[-2000:]
     finally:
-        drop_database(url)
+        if os.environ.get("EQUITY_BENCH_KEEP_DB") == "1":  # to profile single models on the nights' data
+            result["kept_database"] = url
+            print(f"bench database kept: {url}", file=sys.stderr)
+        else:
+            drop_database(url)
     result["machine_after"] = machine()
     for night in nights:
         day = night["date"]
