@@ -94,3 +94,17 @@ def test_an_ordinary_night_does_not_scan_earlier_batches(warehouse, landing, mon
     break_a_version(last)
     with pytest.raises(DbtFailed, match="accepted_values_int_children__versioned_education_status"):
         run_dbt(warehouse, select, as_of=last)
+
+    # The state tables' keys are unique because PostgreSQL enforces it (a unique index), and their dbt
+    # test checks that index instead of grouping 13 M rows a night: without the index, it fails.
+    state = ["test", "--select", "int_registry__current_state,test_name:unique_by_index"]
+    assert [r["status"] for r in run_dbt(warehouse, state, as_of=last)] == ["pass"]
+    with psycopg.connect(warehouse) as conn:
+        index = conn.execute("select i.indexrelid::regclass::text from pg_index i"
+                             " where i.indrelid = 'intermediate.int_registry__current_state'::regclass"
+                             " and i.indisunique").fetchone()[0]
+        conn.execute(f"drop index {index}")
+        conn.execute("insert into intermediate.int_registry__current_state"
+                     " select * from intermediate.int_registry__current_state limit 1")
+    with pytest.raises(DbtFailed, match="unique_by_index_int_registry__current_state_person_id"):
+        run_dbt(warehouse, state, as_of=last)
