@@ -71,21 +71,30 @@
     {{ return(days) }}
 {% endmacro %}
 
-{#- The birthdays (as birthdays_between) since the latest night built before D, read from the nights
-    recorded beside the versions only, so that every model asking gets the same list whatever else
-    this run has already rebuilt; none when there is no such night or it is more than 300 days back
-    (children_plan then classifies everyone). -#}
-{% macro birthdays_since_previous_night() %}
+{#- The latest night built before D, as recorded beside the versions: a row (as_of_date,
+    enrolment_batch, policy, key_check), or none (no such night, no nights table yet). Read from the
+    nights table only, so that every model of a run that asks gets the same answer whatever else the
+    run has already rebuilt; children_plan and birthdays_since_previous_night both start from it. -#}
+{% macro previous_night() %}
     {% if execute %}
         {% set nights = adapter.get_relation(database=target.database, schema=generate_schema_name('intermediate', none),
                                              identifier='int_children__versioned__nights') %}
-        {% if nights is not none and not flags.FULL_REFRESH %}
-            {% set rows = run_query("select max(as_of_date) from " ~ nights ~ " where as_of_date < " ~ as_of_date()).rows %}
-            {% if rows and rows[0][0] is not none
-                  and (modules.datetime.date.fromisoformat(var('as_of_date') | string) - rows[0][0]).days <= 300 %}
-                {{ return(birthdays_between(rows[0][0])) }}
-            {% endif %}
+        {% if nights is not none %}
+            {% set rows = run_query("select as_of_date, enrolment_batch, policy, key_check from " ~ nights
+                                    ~ " where as_of_date < " ~ as_of_date() ~ " order by as_of_date desc limit 1").rows %}
+            {% if rows %}{{ return(rows[0]) }}{% endif %}
         {% endif %}
+    {% endif %}
+    {{ return(none) }}
+{% endmacro %}
+
+{#- The birthdays (as birthdays_between) since previous_night(); none when there is no such night, it is
+    more than 300 days back, or on a full refresh (children_plan then classifies everyone). -#}
+{% macro birthdays_since_previous_night() %}
+    {% set night = none if flags.FULL_REFRESH else previous_night() %}
+    {% if night is not none
+          and (modules.datetime.date.fromisoformat(var('as_of_date') | string) - night[0]).days <= 300 %}
+        {{ return(birthdays_between(night[0])) }}
     {% endif %}
     {{ return([]) }}
 {% endmacro %}
@@ -104,22 +113,21 @@
         {% elif versions is none or nights is none %}
             {% do plan.update({'reason': 'no versions yet'}) %}
         {% else %}
-            {% set rows = run_query("select as_of_date, enrolment_batch, policy, key_check from " ~ nights
-                                    ~ " where as_of_date < " ~ as_of_date() ~ " order by as_of_date desc limit 1").rows %}
+            {% set night = previous_night() %}
             {% set snapshots = enrolment_snapshots() %}
             {% set key_check = run_query(children_key_check_sql()).rows[0][0] %}
-            {% if not rows %}
+            {% if night is none %}
                 {% do plan.update({'reason': 'no earlier night'}) %}
-            {% elif (modules.datetime.date.fromisoformat(var('as_of_date') | string) - rows[0][0]).days > 300 %}
+            {% elif (modules.datetime.date.fromisoformat(var('as_of_date') | string) - night[0]).days > 300 %}
                 {% do plan.update({'reason': 'the previous night is more than 300 days back'}) %}
-            {% elif rows[0][2] != children_policy() %}
+            {% elif night[2] != children_policy() %}
                 {% do plan.update({'reason': 'the policy changed'}) %}
-            {% elif rows[0][3] != key_check %}
+            {% elif night[3] != key_check %}
                 {% do plan.update({'reason': 'the key or the reference changed'}) %}
-            {% elif rows[0][1] != snapshots[0] and rows[0][1] != snapshots[1] %}
+            {% elif night[1] != snapshots[0] and night[1] != snapshots[1] %}
                 {% do plan.update({'reason': 'the enrolment snapshots since the previous night were not read in order'}) %}
             {% else %}
-                {% set previous = rows[0][0] %}
+                {% set previous = night[0] %}
                 {% set rebuilt = [] %}
                 {% for side in ['int_registry__current_state__batches', 'int_welfare__screenings_latest__batches'] %}
                     {% set rel = adapter.get_relation(database=target.database, schema=generate_schema_name('intermediate', none), identifier=side) %}
@@ -132,7 +140,7 @@
                     {% do plan.update({'reason': 'a source state was rebuilt since the previous night (' ~ (rebuilt | join(', ')) ~ ')'}) %}
                 {% else %}
                     {% do plan.update({'mode': 'changes', 'previous': previous,
-                                       'enrolment': ('same' if rows[0][1] == snapshots[0] else 'changed'),
+                                       'enrolment': ('same' if night[1] == snapshots[0] else 'changed'),
                                        'reason': 'the persons whose inputs changed since ' ~ previous}) %}
                 {% endif %}
             {% endif %}
