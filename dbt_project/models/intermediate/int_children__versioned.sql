@@ -10,7 +10,8 @@
         pre_hook=[
             "{% if is_incremental() %}delete from {{ this }} where valid_from = {{ as_of_date() }}{% else %}drop table if exists {{ children_relation('__nights') }}{% endif %}",
         ],
-        post_hook=["{{ children_versions_close() }}", "{{ children_nights_record() }}"],
+        post_hook=["{{ children_versions_indexes() }}", "{{ children_versions_close() }}",
+                   "{{ children_nights_record() }}"],
     )
 }}
 -- depends_on: {{ ref('int_batches__accepted') }}
