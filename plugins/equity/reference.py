@@ -32,5 +32,8 @@ def load_reference(url: str, folder: Path) -> dict[str, int]:
                         while block := fh.read(1 << 20):
                             copy.write(block)
                     counts[table] = cur.rowcount
+                # the models join every child to these: the planner needs their real sizes and keys
+                # (autovacuum may be off, and would come later anyway)
+                conn.execute(sql.SQL("analyze {}").format(sql.Identifier("reference", table)))
         conn.commit()
     return counts

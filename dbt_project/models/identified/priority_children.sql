@@ -7,6 +7,7 @@
         on_schema_change='append_new_columns',
         indexes=[{'columns': ['lao_code', 'as_of_date']}, {'columns': ['as_of_date']}],
         post_hook=[
+            "analyze {{ this }}",
             "alter table {{ this }} enable row level security",
             "revoke all on {{ this }} from public",
             "do $$ begin if to_regprocedure('identified.secure_priority_children()') is not null then perform identified.secure_priority_children(); end if; end $$",
@@ -25,6 +26,9 @@
 -- subdistrict-to-LAO map makes the plan `all`. So the night lists those persons afresh and carries every
 -- other row of P's list over (with the LAO's and subdistrict's names looked up again); it lists everyone
 -- when P's list is not there.
+-- The post-hook's `analyze` gives the next night's carry-over statistics of this night's rows: the
+-- pipeline does not count on autovacuum (it may be off), and without them the planner expected a few
+-- thousand rows and sorted a million to merge-join the reference's names.
 {%- set plan = children_plan(announce=false) -%}
 {%- set carry = none -%}
 {%- if execute and is_incremental() and plan.mode == 'changes' -%}
