@@ -419,8 +419,8 @@ def test_duplicated_delivery_blocks(db):
 
 @pytest.mark.parametrize("source", SOURCES)
 def test_the_check_digit_condition_agrees_with_the_contract(db, source):
-    """The suites' check-digit condition (weights looked up by 4-digit block) gives, for every check
-    digit of 3,000 random 12-digit bodies, the verdict of the contract's own function."""
+    """Each raw suite's check-digit condition gives, for every check digit of 3,000 random 12-digit
+    bodies, the verdict of the contract's own function."""
     import random
 
     entry = next(e for e in gates.raw_suite(source, D).entries if e.label == "national_id_check_digit")
@@ -429,7 +429,7 @@ def test_the_check_digit_condition_agrees_with_the_contract(db, source):
     bodies = ["000000000000", "999999999999", *("".join(rng.choices("0123456789", k=12)) for _ in range(3000))]
     ids = [body + str(d) for body in bodies for d in range(10)]
     with psycopg.connect(db) as conn:
-        condition = entry.kwargs['condition'].replace('%', '%%')
+        condition = entry.kwargs["condition"].replace("%", "%%")  # psycopg placeholders
         got = dict(conn.execute(f"select {column}, ({condition}) from unnest(%s::text[]) as {column}",
                                 (ids,)).fetchall())
     assert got == {i: int(i[12]) == national_id_check_digit(i[:12]) for i in ids}
