@@ -61,10 +61,11 @@ def test_an_ordinary_night_does_not_scan_earlier_batches(warehouse, landing, mon
     after = _partition_scans(warehouse)
 
     rescanned = {k: (before[k], after[k]) for k in earlier if after[k] != before[k]}
-    # The one earlier batch read is the snapshot before tonight's, once: int_enrolment__changed
-    # compares the two rosters to find the persons whose rows changed.
+    # The one earlier batch read is the snapshot before tonight's, twice: the raw gate pairs tonight's
+    # rows with its rows to judge only those that changed (equity.gate_changes), and
+    # int_enrolment__changed compares the two rosters to find the persons whose rows changed.
     previous_snapshot = ("enrolment", last - timedelta(days=1))
-    assert rescanned.pop(previous_snapshot, (0, 1)) == (before[previous_snapshot], before[previous_snapshot] + 1)
+    assert rescanned.pop(previous_snapshot, (0, 1)) == (before[previous_snapshot], before[previous_snapshot] + 2)
     assert not rescanned, f"earlier batches read again on an ordinary night: {rescanned}"
     tonight = {k: v for k, v in after.items() if k[1] == last}
     assert set(tonight) == {("enrolment", last), ("welfare", last), ("registry", last)}
@@ -76,6 +77,13 @@ def test_an_ordinary_night_does_not_scan_earlier_batches(warehouse, landing, mon
         published = conn.execute("select count(*) from marts.child_equity_profile where as_of_date = %s",
                                  (last,)).fetchone()[0]
     assert modes == {"snapshot": 1, "delta": 2} and published > 300
+    with psycopg.connect(warehouse) as conn:  # the raw gate judged tonight's roster on its changed rows
+        judged = conn.execute(
+            "select distinct r.judged_against, e.extract_date, r.element_count < b.rows_loaded"
+            " from audit.validation_results r join audit.load_batches b on b.batch_id = r.batch_id"
+            " join audit.load_batches e on e.batch_id = r.judged_against"
+            " where b.source = 'enrolment' and b.extract_date = %s", (last,)).fetchall()
+    assert [(d, fewer) for _, d, fewer in judged] == [(last - timedelta(days=1), True)]
 
     # The tests of the child-level versions read the night's versions only (a night writes its own;
     # earlier ones were tested when written): a broken version on an earlier date is not their

@@ -68,6 +68,12 @@ REGISTRY = SourceContract(
 
 CONTRACTS: dict[str, SourceContract] = {c.name: c for c in (ENROLMENT, WELFARE, REGISTRY)}
 
+# Sources whose batch tables carry `_row_hash`, a 63-bit hash of each row's values worked out by the
+# loader as it writes the row (equity.load): the snapshot source, delivered whole every night, so that
+# the raw gate (equity.gates) and the roster diff (int_enrolment__changed) pair a night's rows with the
+# night before's on one bigint, not on 17 texts.
+ROW_HASHED = frozenset({"enrolment"})
+
 AFFILIATIONS = ("OBEC", "OPEC", "DLA", "BPP", "OVEC", "ONIE")
 GRADES = tuple(
     [f"K{i}" for i in range(1, 4)] + [f"P{i}" for i in range(1, 7)]

@@ -49,7 +49,7 @@ def applies(ctx: RuleContext) -> bool:
 
 
 def judge(lines: LineSpans, numbers: np.ndarray, ctx: RuleContext, file_name: str) -> Judged:
-    offset, header, header_with_null = heap_layout.fixed_part(file_name, len(COLUMNS))
+    offset, header, header_with_null = heap_layout.fixed_part(file_name, len(COLUMNS), row_hash=True)
     out, bad_out, codes, hashes, sizes = pass_buffers(lines, len(COLUMNS))
     written, good, bad_written, fallback = _judge(
         lines.data, lines.starts, lines.ends, numbers, ctx.extract_ymd, ctx.subdistricts.table,
@@ -202,13 +202,23 @@ def _judge(data, starts, ends, numbers, extract_ymd, sub_table, sub_width, affil
         size = (header_with_null if has_null else header) + laid
         sizes[good] = (size + 7) & ~7
         good += 1
-        at = _put_record(out, at, data, fs, fl, fq, numbers[i])
+        # The values, the line, then the hash of the values as written (the batch table's _row_hash).
+        start = at
+        at = _put_values(out, at, data, fs, fl, fq)
+        values_end = at
+        at = tk.put_row_hash(out, start, values_end - start, tk.put_number(out, at, numbers[i], 9))
     return at, good, bad_at, False
 
 
 @njit(**_KERNEL)
 def _put_record(out, at, data, fs, fl, fq, number) -> int:
     """One record's values as COPY text (\\N for an empty unquoted field), then its line number."""
+    return tk.put_number(out, _put_values(out, at, data, fs, fl, fq), number, 10)
+
+
+@njit(**_KERNEL)
+def _put_values(out, at, data, fs, fl, fq) -> int:
+    """One record's values as COPY text, each followed by a tab."""
     for f in range(len(fs)):
         if fq[f] == 0 and fl[f] == 0:
             out[at], out[at + 1] = 92, 78
@@ -219,4 +229,4 @@ def _put_record(out, at, data, fs, fl, fq, number) -> int:
             at = tk.put_escaped(out, at, data, fs[f], fl[f])
         out[at] = 9
         at += 1
-    return tk.put_number(out, at, number, 10)
+    return at

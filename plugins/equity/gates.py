@@ -40,8 +40,10 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import psycopg
+from psycopg import sql
 
-from equity.contracts import CONTRACTS
+from equity import gate_changes
+from equity.contracts import CONTRACTS, ROW_HASHED
 from equity.gx_suites import (
     POLICY_PLACEHOLDERS,
     Suite,
@@ -117,6 +119,8 @@ class GateOutcome:
     evaluated: int = 0  # expectations run (= rows written to audit.validation_results)
     rows: int | None = None  # rows in the batch
     seconds: float = 0.0
+    # a raw snapshot's earlier batch whose verdicts its unchanged rows kept (equity.gate_changes), or None
+    judged_against: int | None = None
 
     @property
     def blocked(self) -> bool:
@@ -231,17 +235,46 @@ def validate_raw_batch(url: str, source: str, batch_id: int, run_id: str, *,
     # Rows put into raw by other means (the default partition) are judged through a query.
     target: str | _Table = (_Table("raw", partition) if own_partition
                             else f"select * from raw.{table} where _batch_id = {batch_id:d}")
-    suite = raw_suite(source, row[1] if row else date.today())
-    rows = _gate(url, suite, target, run_id, batch_id, None, docs_dir, update_batch=False)
-    whole = _gate(url, load_suite(suite_path("raw", "_delivery")), DELIVERY_METRICS.format(batch_id=batch_id),
-                  run_id, batch_id, None, None, update_batch=False)
-    worst = max((rows.status, whole.status), key=("passed", "warned", "blocked").index)
+    extract_date = row[1] if row else date.today()
+    written = load_suite(suite_path("raw", source))
+    suite = raw_suite(source, extract_date)
+    earlier = gate_basis = None
+    if own_partition and source in ROW_HASHED and row is not None:
+        with psycopg.connect(libpq_url(url)) as conn:
+            gate_basis = gate_changes.basis(conn, written)
+            mode = conn.execute("select mode from audit.load_batches where batch_id = %s", (batch_id,)).fetchone()[0]
+            if mode == "snapshot":
+                earlier = gate_changes.earlier_batch(conn, source, table, batch_id, extract_date, gate_basis)
+    if earlier is None:
+        parts = [_gate(url, suite, target, run_id, batch_id, None, docs_dir, update_batch=False)]
+    else:
+        # Only the rows that differ from `earlier` (equity.gate_changes), and the rest of the suite
+        # on the whole batch.
+        changed_suite, whole_suite = gate_changes.split(suite, written)
+        with gate_changes.changed_rows(libpq_url(url), table, CONTRACTS[source].key, batch_id, earlier) as (
+                schema, name, judged):
+            log.info("gate %s batch %d: %d rows differ from batch %d (or share a key with one); the rest"
+                     " passed there", source, batch_id, judged, earlier)
+            parts = [_gate(url, changed_suite, _Table(schema, name), run_id, batch_id, None, docs_dir,
+                           update_batch=False, judged_against=earlier)]
+        if whole_suite.entries:
+            parts.append(_gate(url, whole_suite, target, run_id, batch_id, None, docs_dir, update_batch=False))
+    rows_passed = all(not p.failures for p in parts)
+    parts.append(_gate(url, load_suite(suite_path("raw", "_delivery")), DELIVERY_METRICS.format(batch_id=batch_id),
+                       run_id, batch_id, None, None, update_batch=False))
+    worst = max((p.status for p in parts), key=("passed", "warned", "blocked").index)
     if row is not None:
         with psycopg.connect(libpq_url(url)) as conn:
-            conn.execute("update audit.load_batches set gate_status = %s where batch_id = %s", (worst, batch_id))
-    return GateOutcome(status=worst, failures=rows.failures + whole.failures, suite=rows.suite,
-                       evaluated=rows.evaluated + whole.evaluated, rows=rows.rows,
-                       seconds=round(rows.seconds + whole.seconds, 3))
+            conn.execute("update audit.load_batches set gate_status = %s, gate_basis = %s where batch_id = %s",
+                         (worst, gate_basis if rows_passed else None, batch_id))
+    batch_rows = parts[0].rows if earlier is None else parts[1].rows if len(parts) > 2 else None
+    if batch_rows is None and own_partition:
+        with psycopg.connect(libpq_url(url)) as conn:
+            batch_rows = conn.execute(sql.SQL("select count(*) from {}").format(
+                sql.Identifier("raw", partition))).fetchone()[0]
+    return GateOutcome(status=worst, failures=[f for p in parts for f in p.failures], suite=parts[0].suite,
+                       evaluated=sum(p.evaluated for p in parts), rows=batch_rows,
+                       seconds=round(sum(p.seconds for p in parts), 3), judged_against=earlier)
 
 
 # One row of delivery-level metrics for expectations/raw/_delivery.yml: rejected share, and the size
@@ -364,7 +397,7 @@ class _Table(NamedTuple):
 
 def _gate(url: str, suite: Suite, query: str | _Table, run_id: str, batch_id: int | None,
           parameters: dict[str, Any] | None, docs_dir: str | Path | None, *,
-          update_batch: bool) -> GateOutcome:
+          update_batch: bool, judged_against: int | None = None) -> GateOutcome:
     if isinstance(query, _Table):
         if not (_IDENT.match(query.schema) and _IDENT.match(query.name)):
             raise ValueError(f"not a plain identifier: {query!r}")
@@ -386,7 +419,7 @@ def _gate(url: str, suite: Suite, query: str | _Table, run_id: str, batch_id: in
                 for r in rows if not r["success"]]
     severities = {f.severity for f in failures}
     status = "blocked" if "block" in severities else "warned" if severities else "passed"
-    _write_audit(url, suite, rows, run_id, batch_id, status if update_batch else None)
+    _write_audit(url, suite, rows, run_id, batch_id, status if update_batch else None, judged_against)
     seconds = round(time.perf_counter() - started, 3)
     for f in failures:
         log.warning("gate %s: %s %s on %s: %s", suite.name, f.severity, f.expectation, f.column, f.observed)
@@ -573,16 +606,16 @@ def _batch_rows(rows: list[dict]) -> int | None:
 
 
 def _write_audit(url: str, suite: Suite, rows: list[dict], run_id: str, batch_id: int | None,
-                 gate_status: str | None) -> None:
+                 gate_status: str | None, judged_against: int | None = None) -> None:
     with psycopg.connect(libpq_url(url)) as conn:
         with conn.cursor() as cur:
             cur.executemany(
                 "insert into audit.validation_results (run_id, batch_id, suite, expectation,"
-                " column_name, severity, success, observed_value, unexpected_count, element_count)"
-                " values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                " column_name, severity, success, observed_value, unexpected_count, element_count,"
+                " judged_against) values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 [(run_id, batch_id, suite.name, r["entry"].audit_name, r["entry"].column_name,
                   r["entry"].severity, r["success"], r["observed_value"], r["unexpected_count"],
-                  r["element_count"]) for r in rows],
+                  r["element_count"], judged_against) for r in rows],
             )
         if gate_status is not None:
             conn.execute("update audit.load_batches set gate_status = %s where batch_id = %s",

@@ -66,17 +66,22 @@ def _place(sizes, block, items, upper, out_block, out_item):
     return block, items, upper
 
 
-def fixed_part(file_name: str, columns: int) -> tuple[int, int, int]:
-    """(data offset after `_batch_id bigint, _file text, _line int`, header size without a null,
-    header size with one) of a batch table's row with `columns` text columns after those three."""
+def fixed_part(file_name: str, columns: int, *, row_hash: bool = False) -> tuple[int, int, int]:
+    """(data offset after `_batch_id bigint, _file text, _line int` and with `row_hash` `_row_hash
+    bigint`, header size without a null, header size with one) of a batch table's row with `columns`
+    text columns after those."""
     offset = ((text_laid_at(8, len(file_name.encode())) + 3) & ~3) + 4
-    return offset, _maxalign(23), _maxalign(23 + (3 + columns + 7) // 8)
+    if row_hash:
+        offset = _maxalign(offset) + 8
+    fixed = 4 if row_hash else 3
+    return offset, _maxalign(23), _maxalign(23 + (fixed + columns + 7) // 8)
 
 
-def row_sizes(batch: pa.RecordBatch, rows: np.ndarray, file_name: str) -> np.ndarray:
+def row_sizes(batch: pa.RecordBatch, rows: np.ndarray, file_name: str, *, row_hash: bool = False) -> np.ndarray:
     """The space each of `rows` takes on a page of a batch table (`_batch_id bigint, _file text,
-    _line int`, then the contract's columns as text), line pointer excluded."""
-    offset, header, header_with_null = fixed_part(file_name, batch.num_columns)
+    _line int`, with `row_hash` `_row_hash bigint`, then the contract's columns as text), line pointer
+    excluded."""
+    offset, header, header_with_null = fixed_part(file_name, batch.num_columns, row_hash=row_hash)
     data = np.full(len(rows), offset, np.int64)
     has_null = np.zeros(len(rows), bool)
     for col in batch.columns:
@@ -94,8 +99,9 @@ class RowPlaces:
     def __init__(self, files: int):
         self.sizes: list[list[np.ndarray]] = [[] for _ in range(files)]
 
-    def add(self, file_no: int, batch: pa.RecordBatch, rows: np.ndarray, file_name: str) -> None:
-        self.sizes[file_no].append(row_sizes(batch, rows, file_name).astype(np.int32))
+    def add(self, file_no: int, batch: pa.RecordBatch, rows: np.ndarray, file_name: str, *,
+            row_hash: bool = False) -> None:
+        self.sizes[file_no].append(row_sizes(batch, rows, file_name, row_hash=row_hash).astype(np.int32))
 
     def add_sizes(self, file_no: int, sizes: np.ndarray) -> None:
         self.sizes[file_no].append(sizes)

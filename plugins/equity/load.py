@@ -23,6 +23,7 @@ import pyarrow as pa
 from psycopg import sql
 
 from equity import enrolment_lines, registry_lines, row_rules
+from equity.contracts import ROW_HASHED
 from equity.heap_layout import PAGE, RowPlaces
 from equity.landing import BLOCK, Delivery, DeliveryRefused, FileCheck, LandingZone
 from equity.row_stream import (
@@ -147,6 +148,7 @@ def _copy_batch(url: str, zone: LandingZone, delivery: Delivery, run_id: str) ->
     """
     contract = delivery.contract
     cols = sql.SQL(", ").join(sql.Identifier(c) for c in contract.columns)
+    row_hash = delivery.source in ROW_HASHED
     part_name = f"{contract.raw_table}_b{{}}"
     rejects = sql.Identifier("quarantine", f"{delivery.source}_rejects")
     phase = _Split(fresh=True)
@@ -168,8 +170,8 @@ def _copy_batch(url: str, zone: LandingZone, delivery: Delivery, run_id: str) ->
         # concurrent loader attaching). The check constraint lets ATTACH skip its validating scan.
         conn.execute(sql.SQL(
             "create table {part} (_batch_id bigint not null default {b} check (_batch_id = {b}),"
-            " _file text not null, _line int not null, {cols})"
-        ).format(part=part, b=sql.Literal(batch_id),
+            " _file text not null, _line int not null, {hashed}{cols})"
+        ).format(part=part, b=sql.Literal(batch_id), hashed=sql.SQL("_row_hash bigint, " if row_hash else ""),
                  cols=sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(c)) for c in contract.columns)))
         ctx = row_rules.context(conn, delivery.extract_date)
         spill = RejectSpill()
@@ -182,8 +184,9 @@ def _copy_batch(url: str, zone: LandingZone, delivery: Delivery, run_id: str) ->
         try:
             # One COPY a file, its name the column's default: the server then parses neither the name
             # on every row (a fifth of a registry row's COPY text).
-            statement = sql.SQL("copy {part} ({cols}, _line) from stdin with (freeze, format text,"
-                                " encoding 'UTF8')").format(part=part, cols=cols)
+            statement = sql.SQL("copy {part} ({cols}, _line{hashed}) from stdin with (freeze, format text,"
+                                " encoding 'UTF8')").format(part=part, cols=cols,
+                                                            hashed=sql.SQL(", _row_hash" if row_hash else ""))
             with conn.cursor() as cur:
                 try:
                     if delivery.files:
@@ -350,13 +353,14 @@ class _FileRows:
             spill.add(file_no, batch.filter(pa.array(bad)), lines[bad], codes[bad])
         split("client_rules")
         if good.any():
-            text = copy_text(batch, lines, keep)
+            row_hash = delivery.source in ROW_HASHED
+            text = copy_text(batch, lines, keep, row_hash=row_hash)
             split("client_encode")
             yield text
             split("client_wait_for_server")
             keys.add(file_no, batch, lines, keep)
             places.add(file_no, batch, np.flatnonzero(good) if keep is not None else np.arange(batch.num_rows),
-                       f.name)
+                       f.name, row_hash=row_hash)
             split("client_key_hashes")
 
 

@@ -89,7 +89,8 @@ def pass_buffers(lines: LineSpans, columns: int) -> tuple[np.ndarray, ...]:
     """(out, bad_out, codes, hashes, sizes) for a line pass over `lines`: room for the worst case, every
     byte escaped and every field \\N (3 bytes where the record had one separator)."""
     n = len(lines.starts)
-    out = np.empty(2 * int(lines.ends[-1] - lines.starts[0]) + (3 * columns + 24) * n, np.uint8)
+    out = np.empty(2 * int(lines.ends[-1] - lines.starts[0]) + (3 * columns + 24 + tk.ROW_HASH_WIDTH + 1) * n,
+                   np.uint8)
     bad_out = np.empty(len(out) + 8 * n, np.uint8)  # and the rule's number before each
     return out, bad_out, np.zeros(n, np.int16), np.zeros(n, np.uint64), np.zeros(n, np.int32)
 
@@ -222,9 +223,11 @@ def parquet_batches(fh, columns: tuple[str, ...]) -> Iterator[tuple[pa.RecordBat
         next_line += batch.num_rows
 
 
-def copy_text(batch: pa.RecordBatch, lines: np.ndarray, keep: np.ndarray | None = None) -> memoryview:
-    """The rows (those `keep` marks) in COPY's text format, UTF-8: the columns, then the line number;
-    a tab between fields, \\N for null.
+def copy_text(batch: pa.RecordBatch, lines: np.ndarray, keep: np.ndarray | None = None, *,
+              row_hash: bool = False) -> memoryview:
+    """The rows (those `keep` marks) in COPY's text format, UTF-8: the columns, then the line number,
+    then with `row_hash` the hash of the row's values (text_kernels.put_row_hash); a tab between
+    fields, \\N for null.
 
     Written by compiled loops (text_kernels) straight from Arrow's buffers into one buffer: no
     per-row Python, no intermediate strings. The server parses this format faster than quoted CSV.
@@ -237,11 +240,19 @@ def copy_text(batch: pa.RecordBatch, lines: np.ndarray, keep: np.ndarray | None 
         tk.add_text_sizes(size, rows, offsets, data, valid, escapes)
     numbers = lines[rows].astype(np.int64)
     tk.add_number_sizes(size, numbers)
+    if row_hash:
+        size += tk.ROW_HASH_WIDTH + 1
     cursor = np.cumsum(size) - size
+    starts = cursor.copy() if row_hash else None
     out = np.empty(int(size.sum()), np.uint8)
     for offsets, data, valid, escapes in columns:
         tk.put_text(out, cursor, rows, offsets, data, valid, escapes)
-    tk.put_numbers(out, cursor, numbers)
+    if row_hash:
+        ends = cursor.copy()
+        tk.put_numbers(out, cursor, numbers, 9)
+        tk.put_row_hashes(out, starts, ends, cursor)
+    else:
+        tk.put_numbers(out, cursor, numbers, 10)
     return memoryview(out)
 
 

@@ -306,6 +306,31 @@ def put_text(out, cursor, rows, offsets, data, valid, escapes):
         cursor[j] = at + 1
 
 
+# A snapshot row's hash goes to the batch table as `_row_hash` after its line number: 63 bits as 19
+# zero-padded digits (a fixed width, so a row's size is known before the hash is worked out).
+ROW_HASH_WIDTH = 19
+
+
+@njit(**_KERNEL)
+def put_row_hash(out, start, length, at) -> int:
+    """The hash of out[start:start + length] (a row's values as COPY text, tabs included) at out[at], 63
+    bits in ROW_HASH_WIDTH digits, then a newline; returns the position after. Rows with equal values
+    get equal hashes whichever path wrote them (the line passes write the same text as copy_text)."""
+    v = hash_at(out, start, length) >> np.uint64(1)
+    for k in range(ROW_HASH_WIDTH - 1, -1, -1):
+        out[at + k] = 48 + v % 10
+        v //= 10
+    out[at + ROW_HASH_WIDTH] = 10
+    return at + ROW_HASH_WIDTH + 1
+
+
+@njit(**_KERNEL)
+def put_row_hashes(out, starts, ends, cursor):
+    """put_row_hash for each row j: the values at out[starts[j]:ends[j]], the hash at cursor[j]."""
+    for j in range(len(starts)):
+        cursor[j] = put_row_hash(out, starts[j], ends[j] - starts[j], cursor[j])
+
+
 @njit(**_KERNEL)
 def add_number_sizes(size, numbers):
     """size[j] += the digits of numbers[j] (not negative) and a newline."""
@@ -318,19 +343,19 @@ def add_number_sizes(size, numbers):
 
 
 @njit(**_KERNEL)
-def put_numbers(out, cursor, numbers):
-    """numbers[j] in decimal and a newline at cursor[j] (the row's end)."""
+def put_numbers(out, cursor, numbers, end):
+    """numbers[j] in decimal and the byte `end` (a newline at the row's end, else a tab) at cursor[j]."""
     for j in range(len(numbers)):
-        v, end = numbers[j], cursor[j]
+        v, at = numbers[j], cursor[j]
         digits, w = 1, v
         while w >= 10:
             w //= 10
             digits += 1
         for k in range(digits - 1, -1, -1):
-            out[end + k] = 48 + v % 10
+            out[at + k] = 48 + v % 10
             v //= 10
-        out[end + digits] = 10
-        cursor[j] = end + digits + 1
+        out[at + digits] = end
+        cursor[j] = at + digits + 1
 
 
 # --- CSV records, as Arrow reads them --------------------------------------------------------------

@@ -1,13 +1,10 @@
-{#- Parallel scans (pre-hook): each side's 11 M rows are hashed by two workers and the leader. The
+{#- Parallel scans (pre-hook): each side's 11 M rows are read by two workers and the leader. The
     default parallel_tuple_cost prices the Gather of 11 M narrow rows as if they were wide and plans
-    one process (measured at national size: 36 s one process, 25 s in parallel). -#}
+    one process. -#}
 {{ config(materialized='table', indexes=[{'columns': ['person_id']}],
           pre_hook=["set local parallel_tuple_cost = 0.001", "set local parallel_setup_cost = 0"]) }}
 {%- set snapshots = enrolment_snapshots() -%}
 {%- set birthdays = birthdays_since_previous_night() -%}
-{%- set roster_columns = ['person_id', 'school_code', 'school_name', 'affiliation', 'school_subdistrict_code',
-                          'home_subdistrict_code', 'academic_year', 'term', 'grade', 'status', 'status_date',
-                          'days_absent', 'first_name', 'last_name', 'sex', 'birth_date', 'disability'] -%}
 -- The persons of this night's enrolment snapshot the child level must look at again, from one read of
 -- the two latest accepted snapshots:
 -- - rows_changed: their roster rows differ from the accepted snapshot before (a row, person_id
@@ -17,19 +14,19 @@
 --   compared, nothing is decoded).
 --
 -- The two snapshots' batch ids are written in as constants, so PostgreSQL opens only those two
--- partitions of raw.enrolment_roster. Each row is reduced to a 64-bit hash of its raw text (each column
--- hashed with its own seed, the hashes xor-ed: a third of the cost of hashing the row as one text)
--- and the two snapshots are matched on it in one full join: only the rows without a twin (and the
--- birthday rows) reach the grouping by person, so nothing is grouped at the scale of the roster. A
--- row has no twin in its own snapshot: the loader keeps (person_id, school_code) unique in a batch.
+-- partitions of raw.enrolment_roster. A row is matched on `_row_hash`, the 63-bit hash of its values
+-- the loader worked out as it wrote the row (equity.load.ROW_HASHED), in one full join: only the rows
+-- without a twin (and the birthday rows) reach the grouping by person, so nothing is grouped at the
+-- scale of the roster, and no value is hashed here. A row without a hash (put into raw by other means,
+-- or loaded before the loader hashed rows) has no twin: its person counts as changed. A row has no
+-- twin in its own snapshot: the loader keeps (person_id, school_code) unique in a batch.
 with
 
 {% for name, batch in [('current_rows', snapshots[0]), ('previous_rows', snapshots[1])] %}
 {{ name }} as (
     select
         nullif(trim(person_id), '') as person_id,
-        {% for column in roster_columns %}coalesce(hashtextextended({{ column }}, {{ loop.index }}), {{ loop.index }}){{ ' #' if not loop.last }}
-        {% endfor %}            as row_hash
+        _row_hash as row_hash
         {%- if loop.first %},
         {% if birthdays %}substr(birth_date, 1, 5) in ('{{ birthdays | join("', '") }}'){% else %}false{% endif %}
             as has_birthday

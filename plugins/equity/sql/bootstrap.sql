@@ -24,6 +24,10 @@ create table if not exists audit.load_batches (
     finished_at     timestamptz
 );
 create index if not exists load_batches_source_date on audit.load_batches (source, extract_date);
+-- What every row of the batch passed (equity.gates.gate_basis): a fingerprint of the source's row suite
+-- and the reference data it reads, set when no row entry failed, else null. A later snapshot judges
+-- only the rows that differ from such a batch's.
+alter table audit.load_batches add column if not exists gate_basis text;
 
 create table if not exists audit.validation_results (
     result_id        bigserial primary key,
@@ -39,6 +43,9 @@ create table if not exists audit.validation_results (
     element_count    bigint,
     evaluated_at     timestamptz not null default now()
 );
+-- The earlier batch whose rows stood for this batch's unchanged rows (their verdict carried over,
+-- equity.gates): element_count then counts the rows judged, not the batch. Null: every row judged.
+alter table audit.validation_results add column if not exists judged_against bigint;
 
 create table if not exists audit.pipeline_runs (
     run_id        text primary key,
@@ -74,7 +81,7 @@ begin
     end loop;
 end $$;
 create table if not exists raw.enrolment_roster (
-    _batch_id bigint not null, _file text not null, _line int not null,
+    _batch_id bigint not null, _file text not null, _line int not null, _row_hash bigint,
     person_id text, school_code text, school_name text, affiliation text,
     school_subdistrict_code text, academic_year text, term text, grade text, status text,
     status_date text, first_name text, last_name text, sex text, birth_date text,
@@ -92,18 +99,24 @@ create table if not exists raw.registry_events (
     subdistrict_code text, lao_code text, event text, event_date text,
     mother_pid text, father_pid text
 ) partition by list (_batch_id);
+-- The loader's hash of each snapshot row's values (equity.load.ROW_HASHED); null for rows put in by
+-- other means and for batches loaded before it existed: such rows count as changed.
+alter table raw.enrolment_roster add column if not exists _row_hash bigint;
 create table if not exists raw.enrolment_roster_default partition of raw.enrolment_roster default;
 create table if not exists raw.welfare_screenings_default partition of raw.welfare_screenings default;
 create table if not exists raw.registry_events_default partition of raw.registry_events default;
 do $$
-declare t text; b bigint;
+declare t text; b bigint; cols text;
 begin
     foreach t in array array['enrolment_roster', 'welfare_screenings', 'registry_events'] loop
         if to_regclass(format('raw.%I', t || '_unpartitioned')) is not null then
             for b in execute format('select distinct _batch_id from raw.%I', t || '_unpartitioned') loop
                 execute format('create table raw.%I partition of raw.%I for values in (%s)', t || '_b' || b, t, b);
             end loop;
-            execute format('insert into raw.%I select * from raw.%I', t, t || '_unpartitioned');
+            -- by name: the partitioned table has columns the old one lacks (_row_hash)
+            select string_agg(quote_ident(attname), ', ' order by attnum) into cols from pg_attribute
+            where attrelid = format('raw.%I', t || '_unpartitioned')::regclass and attnum > 0 and not attisdropped;
+            execute format('insert into raw.%I (%s) select %s from raw.%I', t, cols, cols, t || '_unpartitioned');
             execute format('drop table raw.%I', t || '_unpartitioned');
         end if;
     end loop;

@@ -1,0 +1,123 @@
+"""Which rows of a snapshot batch the raw gate judges: those that differ from an earlier batch all of
+whose rows passed the same suite on the same reference data.
+
+The enrolment roster is delivered whole every night and most of its 11 million rows are the rows of
+the night before. A row's verdict under a content-only condition (a pattern, a code list, a check digit,
+a code found in the reference) follows from its values alone, so a row equal to a row that passed
+passes again. The loader hashes each row's values (`_row_hash`, equity.contracts.ROW_HASHED); the gate
+then judges:
+
+- the row-wise entries (column values, value lengths, SQL conditions that do not name the extract
+  date) and the compound-key check on the changed rows - those without a twin in the earlier
+  batch - and on every row sharing a key with one. The key check stays exact there: two unchanged
+  rows cannot share a key, since their twins did not (the earlier batch passed its key check) and
+  the loader keeps no row twice;
+- everything else on the whole batch: table-level entries (the row count), conditions that name the
+  extract date (an age that was in range may not be a year later), custom SQL.
+
+The earlier batch is the latest loaded snapshot of the source before this one whose `gate_basis` is
+this night's: a fingerprint of the suite's entries and of the reference tables its conditions read,
+recorded only when no row entry failed. Change the suite or the reference and the next batch is judged
+whole again. Rows without a hash (put into raw by other means) count as changed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import date
+
+import psycopg
+from psycopg import sql
+
+from equity.gx_suites import Suite, SuiteEntry
+
+# Row-wise expectations: each row's verdict depends on its own values (and, for the key check, on the
+# rows sharing its key).
+_ROW_WISE = re.compile(r"^expect_(column_values_to_|column_value_lengths_to_|compound_key_to_be_unique$)")
+_DATE_RELATIVE = "{extract_be_ymd}"
+_REFERENCE = re.compile(r"\breference\.([a-z_][a-z0-9_]*)")
+
+
+def row_wise(entry: SuiteEntry) -> bool:
+    """Whether an entry's verdict on a row carries over to an equal row of a later batch."""
+    condition = str(entry.kwargs.get("condition", ""))
+    return bool(_ROW_WISE.match(entry.expectation)) and _DATE_RELATIVE not in condition
+
+
+def split(suite: Suite, written: Suite) -> tuple[Suite, Suite]:
+    """(the row-wise entries, the rest) of `suite`, told apart on `written`, the same suite before its
+    placeholders were filled: each a suite of the same name, entries in file order."""
+    if len(suite.entries) != len(written.entries):
+        raise ValueError(f"suite {suite.name}: the bound suite has other entries than the file")
+    flags = [row_wise(e) for e in written.entries]
+    rows = tuple(e for e, flag in zip(suite.entries, flags, strict=True) if flag)
+    rest = tuple(e for e, flag in zip(suite.entries, flags, strict=True) if not flag)
+    return replace(suite, entries=rows), replace(suite, entries=rest)
+
+
+def basis(conn: psycopg.Connection, suite: Suite) -> str:
+    """The fingerprint of what a row that passed `suite` (unbound: placeholders as written) passed:
+    its entries, and the content of each reference table a condition reads."""
+    digest = hashlib.sha256()
+    for e in suite.entries:
+        digest.update(json.dumps([e.expectation, e.kwargs, e.severity], sort_keys=True, default=str).encode())
+    conditions = " ".join(str(e.kwargs.get("condition", "")) for e in suite.entries)
+    for table in sorted(set(_REFERENCE.findall(conditions))):
+        row = conn.execute(sql.SQL("select count(*), md5(string_agg(t::text, chr(10) order by t::text))"
+                                   " from {} as t").format(sql.Identifier("reference", table))).fetchone()
+        digest.update(f"{table}:{row[0]}:{row[1]}".encode())
+    return digest.hexdigest()
+
+
+def earlier_batch(conn: psycopg.Connection, source: str, table: str, batch_id: int, extract_date: date,
+                  gate_basis: str) -> int | None:
+    """The latest loaded snapshot of `source` before `extract_date` whose every row passed under
+    `gate_basis`, still in raw as its own partition; None when there is none (judge every row)."""
+    rows = conn.execute(
+        "select b.batch_id from audit.load_batches as b"
+        " where b.source = %s and b.mode = 'snapshot' and b.status = 'loaded' and b.gate_basis = %s"
+        "   and b.extract_date < %s and b.batch_id <> %s"
+        "   and exists (select from pg_inherits as i where i.inhparent = %s::regclass"
+        "               and i.inhrelid = to_regclass('raw.' || %s || '_b' || b.batch_id))"
+        " order by b.extract_date desc, b.batch_id desc limit 1",
+        (source, gate_basis, extract_date, batch_id, f"raw.{table}", table)).fetchone()
+    return rows[0] if rows else None
+
+
+@contextlib.contextmanager
+def changed_rows(conn_url: str, table: str, key: tuple[str, ...], batch_id: int, earlier: int
+                 ) -> Iterator[tuple[str, str, int]]:
+    """A table, beside the batch in `raw`, of the batch's rows without a twin in batch `earlier` and
+    every row sharing a key with one; yields (schema, name, its rows) and drops it at the end. Unlogged,
+    granted to nobody, named per gate."""
+    name = f"_gate_{table}_b{batch_id:d}_{os.urandom(4).hex()}"
+    target = sql.Identifier("raw", name)
+    part = sql.Identifier("raw", f"{table}_b{batch_id:d}")
+    before = sql.Identifier("raw", f"{table}_b{earlier:d}")
+    key_cols = sql.SQL(", ").join(map(sql.Identifier, key))
+    with psycopg.connect(conn_url, autocommit=True) as conn:
+        # work_mem for the hash of the earlier batch's 11 M row hashes (one pass, no spill)
+        conn.execute("set work_mem = '512MB'")
+        conn.execute("set jit = off")
+        conn.execute(sql.SQL(
+            "create unlogged table {target} as"
+            " select t.ctid as _tid, t.* from {part} as t"
+            " where t._row_hash is null or not exists (select from {before} as e where e._row_hash = t._row_hash)"
+        ).format(target=target, part=part, before=before))
+        conn.execute(sql.SQL(
+            "insert into {target} select t.ctid, t.* from {part} as t"
+            " where ({key}) in (select {key} from {target}) and t.ctid not in (select _tid from {target})"
+        ).format(target=target, part=part, key=key_cols))
+        conn.execute(sql.SQL("alter table {} drop column _tid").format(target))  # GX has no type for a tid
+        rows = conn.execute(sql.SQL("select count(*) from {}").format(target)).fetchone()[0]
+    try:
+        yield "raw", name, rows
+    finally:
+        with psycopg.connect(conn_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("drop table if exists {}").format(target))
