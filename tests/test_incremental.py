@@ -84,6 +84,11 @@ def test_an_ordinary_night_does_not_scan_earlier_batches(warehouse, landing, mon
             " join audit.load_batches e on e.batch_id = r.judged_against"
             " where b.source = 'enrolment' and b.extract_date = %s", (last,)).fetchall()
     assert [(d, fewer) for _, d, fewer in judged] == [(last - timedelta(days=1), True)]
+    # the municipality summary was counted from the previous night's rows and the night's versions
+    from equity.paths import state_dir
+
+    compiled = next((state_dir() / "dbt" / "target" / "compiled").rglob("municipality_equity_summary.sql"))
+    assert f"-- counted: the rows of date '{last - timedelta(days=1)}'" in compiled.read_text()
 
     # The tests of the child-level versions read the night's versions only (a night writes its own;
     # earlier ones were tested when written): a broken version on an earlier date is not their

@@ -101,23 +101,35 @@ def changed_rows(conn_url: str, table: str, key: tuple[str, ...], batch_id: int,
     part = sql.Identifier("raw", f"{table}_b{batch_id:d}")
     before = sql.Identifier("raw", f"{table}_b{earlier:d}")
     key_cols = sql.SQL(", ").join(map(sql.Identifier, key))
-    with psycopg.connect(conn_url, autocommit=True) as conn:
-        # work_mem for the hash of the earlier batch's 11 M row hashes (one pass, no spill)
-        conn.execute("set work_mem = '512MB'")
-        conn.execute("set jit = off")
-        conn.execute(sql.SQL(
-            "create unlogged table {target} as"
-            " select t.ctid as _tid, t.* from {part} as t"
-            " where t._row_hash is null or not exists (select from {before} as e where e._row_hash = t._row_hash)"
-        ).format(target=target, part=part, before=before))
-        conn.execute(sql.SQL(
-            "insert into {target} select t.ctid, t.* from {part} as t"
-            " where ({key}) in (select {key} from {target}) and t.ctid not in (select _tid from {target})"
-        ).format(target=target, part=part, key=key_cols))
-        conn.execute(sql.SQL("alter table {} drop column _tid").format(target))  # GX has no type for a tid
-        rows = conn.execute(sql.SQL("select count(*) from {}").format(target)).fetchone()[0]
+    sharing = sql.Identifier("raw", f"{name}_k")
     try:
-        yield "raw", name, rows
+        yield "raw", name, _fill(conn_url, target, sharing, part, before, key_cols)
     finally:
         with psycopg.connect(conn_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("drop table if exists {}").format(target))
+            conn.execute(sql.SQL("drop table if exists {}, {}").format(target, sharing))
+
+
+def _fill(conn_url: str, target, sharing, part, before, key_cols) -> int:
+    """Create `target` (see changed_rows); returns its rows."""
+    with psycopg.connect(conn_url, autocommit=True) as conn:
+        # One hash of the earlier batch's 11 M row hashes, built and probed by two workers and the leader
+        # (work_mem: no spill). The planner, without statistics on _row_hash, expects half the rows to
+        # come out and would read them in one process: the Gather is priced as what it is, narrow
+        # and short. A null hash equals nothing, so such a row counts as changed.
+        for setting in ("work_mem = '512MB'", "jit = off", "parallel_tuple_cost = 0.001", "parallel_setup_cost = 0"):
+            conn.execute(f"set {setting}")
+        conn.execute(sql.SQL(
+            "create unlogged table {target} as select t.ctid as _tid, t.* from {part} as t"
+            " where not exists (select from {before} as e where e._row_hash = t._row_hash)"
+        ).format(target=target, part=part, before=before))
+        # The rows sharing a key with a changed row (none when the loader kept keys unique), as a
+        # table of their own: CREATE TABLE AS may scan in parallel, INSERT ... SELECT may not.
+        conn.execute(sql.SQL(
+            "create unlogged table {sharing} as select t.ctid as _tid, t.* from {part} as t"
+            " where ({key}) in (select {key} from {target})"
+            " and not exists (select from {target} as c where c._tid = t.ctid)"
+        ).format(sharing=sharing, target=target, part=part, key=key_cols))
+        conn.execute(sql.SQL("insert into {target} select * from {sharing}").format(target=target, sharing=sharing))
+        conn.execute(sql.SQL("drop table {}").format(sharing))
+        conn.execute(sql.SQL("alter table {} drop column _tid").format(target))  # GX has no type for a tid
+        return conn.execute(sql.SQL("select count(*) from {}").format(target)).fetchone()[0]

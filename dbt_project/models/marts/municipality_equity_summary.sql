@@ -10,9 +10,79 @@
     )
 }}
 -- One row per LAO per as_of_date; every LAO of the reference has a row, zeros where no children.
+--
+-- On an ordinary night (children_plan: `changes`, the previous night P's rows here) the counts are P's
+-- plus the night's change: a child's row on D differs from its row on P only through a version that
+-- begins on D or one that was valid on P and ends on D (a version holds every value of the child's
+-- row, age included, for all the nights it spans). So D = P + (versions from D) - (versions of P that
+-- end on D), and the night reads the few thousand versions it wrote or closed instead of every child
+-- on D. A change of policy or of the reference makes the plan `all`: counted from every child.
+{%- set plan = children_plan(announce=false) -%}
+{%- set previous = none -%}
+{%- if execute and is_incremental() and plan.mode == 'changes' -%}
+    {%- set found = run_query("select exists (select 1 from " ~ this ~ " where as_of_date = date '" ~ plan.previous ~ "')").rows[0][0] -%}
+    {%- if found -%}{%- set previous = "date '" ~ plan.previous ~ "'" -%}{%- endif -%}
+{%- endif %}
+-- depends_on: {{ ref('int_batches__accepted') }}
+-- depends_on: {{ ref('stg_reference__subdistricts') }}
+-- depends_on: {{ ref('int_children__versioned') }}
+-- counted: {{ 'the rows of ' ~ previous ~ ' and the versions that begin or end on the night' if previous else 'every child' }}
+{%- set measures = [
+    ('children', 'true'),
+    ('children_school_age', "age between " ~ var('school_age_min') ~ " and " ~ var('school_age_max')),
+    ('enrolled', "age between " ~ var('school_age_min') ~ " and " ~ var('school_age_max') ~ " and education_status = 'ENROLLED'"),
+    ('out_of_school', "education_status = 'OUT_OF_SCHOOL'"),
+    ('no_education_record', "education_status in ('OUT_OF_SCHOOL', 'NOT_SCHOOL_AGE')"),
+    ('dropped_out', "out_of_school_reason = 'DROPPED_OUT'"),
+    ('not_continued', "out_of_school_reason = 'NOT_CONTINUED'"),
+    ('lost_in_transfer', "out_of_school_reason = 'LOST_IN_TRANSFER'"),
+    ('never_enrolled', "out_of_school_reason = 'NEVER_ENROLLED'"),
+    ('preprimary_enrolled', "age between " ~ var('preprimary_age_min') ~ " and " ~ var('preprimary_age_max') ~ " and education_status = 'ENROLLED'"),
+    ('screened', 'in_welfare'),
+    ('poor', "poverty_level = 'POOR'"),
+    ('extremely_poor', "poverty_level = 'EXTREMELY_POOR'"),
+    ('with_disability', 'disability > 0'),
+    ('chronic_absence', 'chronic_absence'),
+    ('priority_children', 'is_priority'),
+] %}
 with laos as (
     select * from {{ ref('stg_reference__laos') }}
 ),
+
+{%- if previous %}
+
+-- the night's change, one row per version: +1 from D, -1 for a version of P that ends on D
+changed as (
+    select v.*, 1 as sign
+    from {{ ref('int_children__versioned') }} as v
+    where v.valid_from = {{ as_of_date() }} and v.present
+    union all
+    select v.*, -1 as sign
+    from {{ ref('int_children__versioned') }} as v
+    where v.valid_to = {{ as_of_date() }} and v.valid_from <= {{ previous }} and v.present
+),
+
+counts as (
+    select lao_code,
+        {%- for name, condition in measures %}
+        sum({{ name }}) as {{ name }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    from (
+        select lao_code, {% for name, _ in measures %}{{ name }}{{ ', ' if not loop.last }}{% endfor %}
+        from {{ this }}
+        where as_of_date = {{ previous }}
+        union all
+        select lao_code,
+            {%- for name, condition in measures %}
+            coalesce(sum(sign) filter (where {{ condition }}), 0){{ ',' if not loop.last }}
+            {%- endfor %}
+        from changed
+        group by lao_code
+    ) as parts
+    group by lao_code
+),
+
+{%- else %}
 
 children as (
     select * from {{ ref('child_equity_profile') }}
@@ -22,27 +92,14 @@ children as (
 counts as (
     select
         lao_code,
-        count(*) as children,
-        count(*) filter (where age between {{ var('school_age_min') }} and {{ var('school_age_max') }})
-            as children_school_age,
-        count(*) filter (where age between {{ var('school_age_min') }} and {{ var('school_age_max') }}
-                           and education_status = 'ENROLLED') as enrolled,
-        count(*) filter (where education_status = 'OUT_OF_SCHOOL') as out_of_school,
-        count(*) filter (where education_status in ('OUT_OF_SCHOOL', 'NOT_SCHOOL_AGE')) as no_education_record,
-        count(*) filter (where out_of_school_reason = 'DROPPED_OUT') as dropped_out,
-        count(*) filter (where out_of_school_reason = 'NOT_CONTINUED') as not_continued,
-        count(*) filter (where out_of_school_reason = 'LOST_IN_TRANSFER') as lost_in_transfer,
-        count(*) filter (where out_of_school_reason = 'NEVER_ENROLLED') as never_enrolled,
-        count(*) filter (where age between {{ var('preprimary_age_min') }} and {{ var('preprimary_age_max') }} and education_status = 'ENROLLED') as preprimary_enrolled,
-        count(*) filter (where in_welfare) as screened,
-        count(*) filter (where poverty_level = 'POOR') as poor,
-        count(*) filter (where poverty_level = 'EXTREMELY_POOR') as extremely_poor,
-        count(*) filter (where disability > 0) as with_disability,
-        count(*) filter (where chronic_absence) as chronic_absence,
-        count(*) filter (where is_priority) as priority_children
+        {%- for name, condition in measures %}
+        count(*) filter (where {{ condition }}) as {{ name }}{{ ',' if not loop.last }}
+        {%- endfor %}
     from children
     group by lao_code
 ),
+
+{%- endif %}
 
 final as (
     select
