@@ -348,6 +348,10 @@ def test_the_enrolment_record_pass_agrees_with_the_rules_on_columns(warehouse):
     hashes = [int(r.rsplit("\t", 1)[1]) for r in rows]
     values = ["\t".join(r.split("\t")[:17]) for r in rows]
     assert all(0 <= h < 2 ** 63 for h in hashes)
+    # every bit of the hash is mixed: each of the low and high bits is set in about half the rows
+    distinct = sorted(set(hashes))
+    for bit in (0, 1, 2, 31, 61, 62):
+        assert 0.4 < sum(h >> bit & 1 for h in distinct) / len(distinct) < 0.6, bit
     assert len(set(zip(values, hashes))) == len(set(values)) == len(set(hashes)), (len(set(values)), len(set(hashes)))
     # A "" inside a field the rules read, or a record of other than 17 fields: Arrow judges the block.
     for record in (records[0].replace(records[0].split(",")[0], '"1101700203450"""', 1), records[0] + ",x"):

@@ -309,6 +309,8 @@ def put_text(out, cursor, rows, offsets, data, valid, escapes):
 # A snapshot row's hash goes to the batch table as `_row_hash` after its line number: 63 bits as 19
 # zero-padded digits (a fixed width, so a row's size is known before the hash is worked out).
 ROW_HASH_WIDTH = 19
+_FMIX1 = np.uint64(0xFF51AFD7ED558CCD)
+_FMIX2 = np.uint64(0xC4CEB9FE1A85EC53)
 
 
 @njit(**_KERNEL)
@@ -316,10 +318,17 @@ def put_row_hash(out, start, length, at) -> int:
     """The hash of out[start:start + length] (a row's values as COPY text, tabs included) at out[at], 63
     bits in ROW_HASH_WIDTH digits, then a newline; returns the position after. Rows with equal values
     get equal hashes whichever path wrote them (the line passes write the same text as copy_text)."""
-    v = hash_at(out, start, length) >> np.uint64(1)
+    v = hash_at(out, start, length)
+    # hash_at's low bits depend on the words' low bits alone (a multiply carries upwards only): mix
+    # every bit into every other (MurmurHash3's finaliser) before the top 63 are kept, so that all
+    # 63 count against a collision and a table keyed on them spreads evenly.
+    v = (v ^ (v >> np.uint64(33))) * _FMIX1
+    v = (v ^ (v >> np.uint64(33))) * _FMIX2
+    v = (v ^ (v >> np.uint64(33))) >> np.uint64(1)
+    ten = np.uint64(10)  # uint64 throughout: with an int64 operand numba would compute in float64
     for k in range(ROW_HASH_WIDTH - 1, -1, -1):
-        out[at + k] = 48 + v % 10
-        v //= 10
+        out[at + k] = np.uint64(48) + v % ten
+        v //= ten
     out[at + ROW_HASH_WIDTH] = 10
     return at + ROW_HASH_WIDTH + 1
 
