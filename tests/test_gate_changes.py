@@ -68,6 +68,12 @@ def test_a_snapshot_is_judged_on_the_rows_that_differ_from_the_last_one_that_pas
     assert (second.status, second.rows, second.judged_against) == ("warned", 41, b1)
     assert [(f.expectation, f.column) for f in second.failures] == [
         ("expect_column_values_to_not_be_null", "first_name")]
+    with psycopg.connect(wh) as conn:  # the persons whose rows differ, stored for the night's roster diff
+        stored = conn.execute("select against_batch_id, person_id from raw.enrolment_roster_changes"
+                              " where _batch_id = %s order by person_id", (b2,)).fetchall()
+        against = conn.execute("select changes_against from audit.load_batches where batch_id = %s",
+                               (b2,)).fetchone()[0]
+    assert (stored, against) == ([(b1, nid(5)), (b1, nid(41))], b1)
     audit = results(wh, b2)
     # row-wise entries judged the two rows that differ; the row count and date-relative checks every row
     assert audit["expect_column_values_to_not_be_null", "first_name", "warn"] == (False, 1, 2, b1)
@@ -81,6 +87,9 @@ def test_a_snapshot_is_judged_on_the_rows_that_differ_from_the_last_one_that_pas
     b3 = deliver(wh, tmp_path, D2 + timedelta(days=1), day2)
     third = gates.validate_raw_batch(wh, "enrolment", b3, "r3")
     assert (third.status, third.judged_against) == ("warned", b1)
+    with psycopg.connect(wh) as conn:  # night 1 had no row without a twin tonight: only night 3's two
+        assert conn.execute("select count(*), min(against_batch_id) from raw.enrolment_roster_changes"
+                            " where _batch_id = %s", (b3,)).fetchone() == (2, b1)
     assert [(f.expectation, f.column) for f in third.failures] == [
         ("expect_column_values_to_not_be_null", "first_name")]
 

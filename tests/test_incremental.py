@@ -61,9 +61,10 @@ def test_an_ordinary_night_does_not_scan_earlier_batches(warehouse, landing, mon
     after = _partition_scans(warehouse)
 
     rescanned = {k: (before[k], after[k]) for k in earlier if after[k] != before[k]}
-    # The one earlier batch read is the snapshot before tonight's, twice: the raw gate pairs tonight's
-    # rows with its rows to judge only those that changed (equity.gate_changes), and
-    # int_enrolment__changed compares the two rosters to find the persons whose rows changed.
+    # The one earlier batch read is the snapshot before tonight's, twice, both by the raw gate
+    # (equity.gate_changes): once to find tonight's rows without a twin there (judged, and their persons
+    # stored), once to find its rows without a twin tonight (their persons stored);
+    # int_enrolment__changed reads the persons stored.
     previous_snapshot = ("enrolment", last - timedelta(days=1))
     assert rescanned.pop(previous_snapshot, (0, 1)) == (before[previous_snapshot], before[previous_snapshot] + 2)
     assert not rescanned, f"earlier batches read again on an ordinary night: {rescanned}"
@@ -89,6 +90,9 @@ def test_an_ordinary_night_does_not_scan_earlier_batches(warehouse, landing, mon
 
     compiled = next((state_dir() / "dbt" / "target" / "compiled").rglob("municipality_equity_summary.sql"))
     assert f"-- counted: the rows of date '{last - timedelta(days=1)}'" in compiled.read_text()
+    # and the roster diff read the persons the raw gate stored, instead of pairing the rows again
+    compiled = next((state_dir() / "dbt" / "target" / "compiled").rglob("int_enrolment__changed.sql"))
+    assert "-- tonight: the persons the raw gate stored" in compiled.read_text()
 
     # The tests of the child-level versions read the night's versions only (a night writes its own;
     # earlier ones were tested when written): a broken version on an earlier date is not their

@@ -95,7 +95,8 @@ def changed_rows(conn_url: str, table: str, key: tuple[str, ...], batch_id: int,
                  ) -> Iterator[tuple[str, str, int]]:
     """A table, beside the batch in `raw`, of the batch's rows without a twin in batch `earlier` and
     every row sharing a key with one; yields (schema, name, its rows) and drops it at the end. Unlogged,
-    granted to nobody, named per gate."""
+    granted to nobody, named per gate. On the way, the persons whose rows differ between the two
+    batches are stored in raw.<table>_changes for the night's roster diff (`_store_persons`)."""
     name = f"_gate_{table}_b{batch_id:d}_{os.urandom(4).hex()}"
     target = sql.Identifier("raw", name)
     part = sql.Identifier("raw", f"{table}_b{batch_id:d}")
@@ -103,13 +104,39 @@ def changed_rows(conn_url: str, table: str, key: tuple[str, ...], batch_id: int,
     key_cols = sql.SQL(", ").join(map(sql.Identifier, key))
     sharing = sql.Identifier("raw", f"{name}_k")
     try:
-        yield "raw", name, _fill(conn_url, target, sharing, part, before, key_cols)
+        yield "raw", name, _fill(conn_url, target, sharing, part, before, key_cols, batch_id, earlier,
+                                 sql.Identifier("raw", f"{table}_changes"))
     finally:
         with psycopg.connect(conn_url, autocommit=True) as conn:
             conn.execute(sql.SQL("drop table if exists {}, {}").format(target, sharing))
 
 
-def _fill(conn_url: str, target, sharing, part, before, key_cols) -> int:
+def _store_persons(conn, target, scratch, part, before, batch_id: int, earlier: int, changes) -> None:
+    """Record, for the night's roster diff (int_enrolment__changed), the persons with a row on either
+    side without a twin on the other: this batch's changed rows (`target`, already found) and the
+    earlier batch's rows gone tonight (one more anti-join, the other way). Replaces what an earlier
+    gate of this batch stored, and notes the pairing in audit.load_batches.changes_against, in one
+    transaction."""
+    person = sql.SQL("nullif(trim(person_id), '')")
+    conn.execute(sql.SQL(
+        "create unlogged table {scratch} as select {person} as person_id from {before} as e"
+        " where not exists (select from {part} as t where t._row_hash = e._row_hash)"
+    ).format(scratch=scratch, person=person, before=before, part=part))
+    with conn.transaction():
+        conn.execute(sql.SQL("delete from {} where _batch_id = %s"
+                             " or _batch_id not in (select batch_id from audit.load_batches where status = 'loaded')"
+                             ).format(changes), (batch_id,))
+        conn.execute(sql.SQL(
+            "insert into {changes} (_batch_id, against_batch_id, person_id)"
+            " select %s, %s, person_id from (select {person} as person_id from {target}"
+            "                                union select person_id from {scratch}) as p"
+            " where person_id is not null"
+        ).format(changes=changes, person=person, target=target, scratch=scratch), (batch_id, earlier))
+        conn.execute("update audit.load_batches set changes_against = %s where batch_id = %s", (earlier, batch_id))
+    conn.execute(sql.SQL("drop table {}").format(scratch))
+
+
+def _fill(conn_url: str, target, sharing, part, before, key_cols, batch_id, earlier, changes) -> int:
     """Create `target` (see changed_rows); returns its rows."""
     with psycopg.connect(conn_url, autocommit=True) as conn:
         # One hash of the earlier batch's 11 M row hashes, built and probed by two workers and the leader
@@ -122,6 +149,7 @@ def _fill(conn_url: str, target, sharing, part, before, key_cols) -> int:
             "create unlogged table {target} as select t.ctid as _tid, t.* from {part} as t"
             " where not exists (select from {before} as e where e._row_hash = t._row_hash)"
         ).format(target=target, part=part, before=before))
+        _store_persons(conn, target, sharing, part, before, batch_id, earlier, changes)
         # The rows sharing a key with a changed row (none when the loader kept keys unique), as a
         # table of their own: CREATE TABLE AS may scan in parallel, INSERT ... SELECT may not.
         conn.execute(sql.SQL(

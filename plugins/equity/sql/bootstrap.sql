@@ -28,6 +28,8 @@ create index if not exists load_batches_source_date on audit.load_batches (sourc
 -- and the reference data it reads, set when no row entry failed, else null. A later snapshot judges
 -- only the rows that differ from such a batch's.
 alter table audit.load_batches add column if not exists gate_basis text;
+-- The earlier batch this snapshot's changed persons were stored against (raw.enrolment_roster_changes).
+alter table audit.load_batches add column if not exists changes_against bigint;
 
 create table if not exists audit.validation_results (
     result_id        bigserial primary key,
@@ -103,6 +105,13 @@ create table if not exists raw.registry_events (
 -- other means and for batches loaded before it existed: such rows count as changed.
 alter table raw.enrolment_roster add column if not exists _row_hash bigint;
 create table if not exists raw.enrolment_roster_default partition of raw.enrolment_roster default;
+-- The persons whose roster rows differ between a snapshot batch and the earlier one its raw gate paired
+-- it with (equity.gate_changes): int_enrolment__changed reads them instead of pairing 11 M rows again
+-- when that earlier batch is the snapshot before (audit.load_batches.changes_against says which).
+create table if not exists raw.enrolment_roster_changes (
+    _batch_id bigint not null, against_batch_id bigint not null, person_id text not null
+);
+create index if not exists enrolment_roster_changes_batch on raw.enrolment_roster_changes (_batch_id);
 create table if not exists raw.welfare_screenings_default partition of raw.welfare_screenings default;
 create table if not exists raw.registry_events_default partition of raw.registry_events default;
 do $$
