@@ -35,3 +35,4 @@ stop:
 
 clean: stop
 	rm -rf .equity landing
+	find plugins -name '*.nbi' -delete -o -name '*.nbc' -delete  # numba's caches of the line passes

@@ -8,6 +8,10 @@ and works out its key hash and page size. A record the pass does not take as it 
 fields, or a checked field with a "" or text after its closing quote - sends its block to Arrow
 and the column rules (`Judged.fallback`), so Arrow keeps the last word on what a line holds.
 tests/test_bench_load.py holds both paths to the same verdict on every edge case.
+
+numba caches the pass beside this file and checks it against this file only: it compiles the
+`text_kernels` functions it calls into itself, so a change there is seen here once this file changes
+(docs/design.md, "Known limits").
 """
 
 from __future__ import annotations
