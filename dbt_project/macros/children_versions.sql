@@ -150,6 +150,18 @@
     {{ return(plan) }}
 {% endmacro %}
 
+{#- On an ordinary night (children_plan: `changes`), the previous night P as a date literal when this
+    incremental model already holds P's rows (`column` = P): the model can then carry P's rows over and
+    work out only the change. Else none, and the model builds the night from everything. -#}
+{% macro previous_night_rows(column='as_of_date') %}
+    {% set plan = children_plan(announce=false) %}
+    {% if execute and is_incremental() and plan.mode == 'changes' %}
+        {% set found = run_query("select exists (select 1 from " ~ this ~ " where " ~ column ~ " = date '" ~ plan.previous ~ "')").rows[0][0] %}
+        {% if found %}{{ return("date '" ~ plan.previous ~ "'") }}{% endif %}
+    {% endif %}
+    {{ return(none) }}
+{% endmacro %}
+
 {#- post_hook of int_children__versioned: the index publishing finds the versions written since the
     last publish by (equity.publish). Named and created if missing, so a warehouse built before it gains
     it on its next night (`indexes` in a model's config apply only when dbt creates the table). Its

@@ -217,7 +217,7 @@ def validate_raw_batch(url: str, source: str, batch_id: int, run_id: str, *,
         raise TypeError("batch_id must be an integer")
     batch_id = index(batch_id)  # an int, or TypeError: never text formatted into SQL
     with psycopg.connect(libpq_url(url)) as conn:
-        row = conn.execute("select source, extract_date from audit.load_batches where batch_id = %s",
+        row = conn.execute("select source, extract_date, mode from audit.load_batches where batch_id = %s",
                            (batch_id,)).fetchone()
     if row is None:
         log.warning("gate %s: batch %d is not in audit.load_batches", source, batch_id)
@@ -242,11 +242,12 @@ def validate_raw_batch(url: str, source: str, batch_id: int, run_id: str, *,
     if own_partition and source in ROW_HASHED and row is not None:
         with psycopg.connect(libpq_url(url)) as conn:
             gate_basis = gate_changes.basis(conn, written)
-            mode = conn.execute("select mode from audit.load_batches where batch_id = %s", (batch_id,)).fetchone()[0]
-            if mode == "snapshot":
+            if row[2] == "snapshot":
                 earlier = gate_changes.earlier_batch(conn, source, table, batch_id, extract_date, gate_basis)
+    whole: GateOutcome | None = None  # the part that judged every row of the batch (and so counted them)
     if earlier is None:
-        parts = [_gate(url, suite, target, run_id, batch_id, None, docs_dir, update_batch=False)]
+        whole = _gate(url, suite, target, run_id, batch_id, None, docs_dir, update_batch=False)
+        parts = [whole]
     else:
         # Only the rows that differ from `earlier` (equity.gate_changes), and the rest of the suite
         # on the whole batch.
@@ -258,7 +259,8 @@ def validate_raw_batch(url: str, source: str, batch_id: int, run_id: str, *,
             parts = [_gate(url, changed_suite, _Table(schema, name), run_id, batch_id, None, docs_dir,
                            update_batch=False, judged_against=earlier)]
         if whole_suite.entries:
-            parts.append(_gate(url, whole_suite, target, run_id, batch_id, None, docs_dir, update_batch=False))
+            whole = _gate(url, whole_suite, target, run_id, batch_id, None, docs_dir, update_batch=False)
+            parts.append(whole)
     rows_passed = all(not p.failures for p in parts)
     parts.append(_gate(url, load_suite(suite_path("raw", "_delivery")), DELIVERY_METRICS.format(batch_id=batch_id),
                        run_id, batch_id, None, None, update_batch=False))
@@ -267,7 +269,7 @@ def validate_raw_batch(url: str, source: str, batch_id: int, run_id: str, *,
         with psycopg.connect(libpq_url(url)) as conn:
             conn.execute("update audit.load_batches set gate_status = %s, gate_basis = %s where batch_id = %s",
                          (worst, gate_basis if rows_passed else None, batch_id))
-    batch_rows = parts[0].rows if earlier is None else parts[1].rows if len(parts) > 2 else None
+    batch_rows = whole.rows if whole is not None else None
     if batch_rows is None and own_partition:
         with psycopg.connect(libpq_url(url)) as conn:
             batch_rows = conn.execute(sql.SQL("select count(*) from {}").format(

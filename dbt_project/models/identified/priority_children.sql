@@ -29,12 +29,7 @@
 -- The post-hook's `analyze` gives the next night's carry-over statistics of this night's rows: the
 -- pipeline does not count on autovacuum (it may be off), and without them the planner expected a few
 -- thousand rows and sorted a million to merge-join the reference's names.
-{%- set plan = children_plan(announce=false) -%}
-{%- set carry = none -%}
-{%- if execute and is_incremental() and plan.mode == 'changes' -%}
-    {%- set found = run_query("select exists (select 1 from " ~ this ~ " where as_of_date = date '" ~ plan.previous ~ "')").rows[0][0] -%}
-    {%- if found -%}{%- set carry = "date '" ~ plan.previous ~ "'" -%}{%- endif -%}
-{%- endif %}
+{%- set carry = previous_night_rows() %}
 -- depends_on: {{ ref('int_batches__accepted') }}
 -- depends_on: {{ ref('stg_reference__subdistricts') }}
 -- depends_on: {{ ref('int_children__changed') }}

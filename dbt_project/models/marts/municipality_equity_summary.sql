@@ -17,12 +17,7 @@
 -- row, age included, for all the nights it spans). So D = P + (versions from D) - (versions of P that
 -- end on D), and the night reads the few thousand versions it wrote or closed instead of every child
 -- on D. A change of policy or of the reference makes the plan `all`: counted from every child.
-{%- set plan = children_plan(announce=false) -%}
-{%- set previous = none -%}
-{%- if execute and is_incremental() and plan.mode == 'changes' -%}
-    {%- set found = run_query("select exists (select 1 from " ~ this ~ " where as_of_date = date '" ~ plan.previous ~ "')").rows[0][0] -%}
-    {%- if found -%}{%- set previous = "date '" ~ plan.previous ~ "'" -%}{%- endif -%}
-{%- endif %}
+{%- set previous = previous_night_rows() %}
 -- depends_on: {{ ref('int_batches__accepted') }}
 -- depends_on: {{ ref('stg_reference__subdistricts') }}
 -- depends_on: {{ ref('int_children__versioned') }}
