@@ -208,7 +208,16 @@ def _judge(data, starts, ends, numbers, extract_ymd, sub_table, sub_width, affil
         good += 1
         # The values, the line, then the hash of the values as written (the batch table's _row_hash).
         start = at
-        at = _put_values(out, at, data, fs, fl, fq)
+        # A record with no quoted field is written in one pass over it; else field by field.
+        quoted = False
+        for f in range(columns):
+            if fq[f] != 0:
+                quoted = True
+                break
+        if quoted:
+            at = _put_values(out, at, data, fs, fl, fq)
+        else:
+            at = tk.put_fields(out, at, data, starts[i], ends[i], fs, fl, 44)
         values_end = at
         at = tk.put_row_hash(out, start, values_end - start, tk.put_number(out, at, numbers[i], 9))
     return at, good, bad_at, False
