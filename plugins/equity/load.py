@@ -263,7 +263,7 @@ def _copy_batch(url: str, zone: LandingZone, delivery: Delivery, run_id: str) ->
     return batch_id, loaded, rejected
 
 
-RULES_NICENESS = int(os.environ.get("EQUITY_RULES_NICE", "5"))
+RULES_NICENESS = 5  # the rules threads' niceness (0 = the default priority)
 
 
 def _yield_to_server() -> None:

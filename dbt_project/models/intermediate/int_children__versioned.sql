@@ -2,6 +2,7 @@
     config(
         materialized='incremental',
         incremental_strategy='append',
+        meta={'analyze': 'always'},
         indexes=[
             {'columns': ['person_id', 'valid_from'], 'unique': true},
             {'columns': ['valid_from']},
@@ -22,6 +23,9 @@
 -- child stops being one. A person's row as of D is their version with the greatest valid_from <= D;
 -- valid_to is the next version's valid_from (post-hook). child_equity_profile spans these over the
 -- nights built (macros/children_versions.sql), so a night writes its changes, not every child.
+--
+-- Analysed after every night (meta.analyze, macros/statistics.sql): the close and publish find the
+-- night's versions by valid_from and valid_to.
 --
 -- Incremental: a night classifies only int_children__changed's persons and compares them with their
 -- version before D; a re-run of D replaces D's versions (pre-hook), so re-running a date is
