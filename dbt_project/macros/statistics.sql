@@ -9,9 +9,9 @@
   Tonight's changes are read from pg_stat_xact_all_tables (this transaction). The count since the
   last analyse (pg_stat_all_tables.n_mod_since_analyze) also holds the changes of the transaction
   that ran it - PostgreSQL adds them at its commit, after the reset; a whole table after its first
-  build - so it serves only as the drift bound. A model whose next reads need the night's own values in its statistics sets
-  `meta: {analyze: always}`; a server that does not count changes (track_counts off) analyses
-  every time.
+  build - so it serves only as the drift bound. A model whose next reads need the night's own values
+  in its statistics sets `meta: {analyze: always}`; a server that does not count changes
+  (track_counts off) analyses every time.
 -#}
 {% macro analyze_if_stale() %}
     {%- set rel = this.include(database=false) -%}

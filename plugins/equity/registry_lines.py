@@ -135,7 +135,9 @@ def _judge(data, starts, ends, numbers, extract_ymd, sub_table, sub_width, lao_t
                             event_lengths, may_lack)
         codes[i] = code
         if code:  # for the quarantine: the rule's number, then the line as COPY text
-            bad_at = _put_line(bad_out, tk.put_number(bad_out, bad_at, code, 9), data, fs, fl, numbers[i])
+            bad_at = tk.put_number(bad_out, bad_at, code, 9)
+            bad_at = tk.put_number(bad_out, tk.put_fields(bad_out, bad_at, data, starts[i], ends[i], fs, fl, 124),
+                                   numbers[i], 10)
             continue
         # The key hash (row_stream.key_hashes) and the size on a page (heap_layout.row_sizes).
         h = np.uint64(0)
@@ -155,16 +157,3 @@ def _judge(data, starts, ends, numbers, extract_ymd, sub_table, sub_width, lao_t
         at = tk.put_number(out, tk.put_fields(out, at, data, starts[i], ends[i], fs, fl, 124), numbers[i], 10)
     return at, good, bad_at, False
 
-
-@njit(**_KERNEL)
-def _put_line(out, at, data, fs, fl, number) -> int:
-    """One line's fields as COPY text (as row_stream.copy_text writes parsed values), then its number."""
-    for f in range(len(fs)):
-        if fl[f] == 0:
-            out[at], out[at + 1] = 92, 78
-            at += 2
-        else:
-            at = tk.put_escaped(out, at, data, fs[f], fl[f])
-        out[at] = 9
-        at += 1
-    return tk.put_number(out, at, number, 10)
