@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import threading
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
@@ -263,19 +261,6 @@ def _copy_batch(url: str, zone: LandingZone, delivery: Delivery, run_id: str) ->
     return batch_id, loaded, rejected
 
 
-RULES_NICENESS = 5  # the rules threads' niceness (0 = the default priority)
-
-
-def _yield_to_server() -> None:
-    """Run this rules thread at a lower priority than the server's COPY (Linux: a thread's own
-    niceness). Where the server shares the machine it is the loader's bound: the rules, ahead of it
-    by a few blocks, take the core time it leaves instead of sharing its core."""
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), RULES_NICENESS)
-    except (AttributeError, OSError):  # not Linux, or not allowed: the default priority serves
-        pass
-
-
 class _FileRows:
     """One file's good rows as COPY text, block by block, checked on the way; `rows` counts every row
     read (good and rejected).
@@ -322,7 +307,7 @@ class _FileRows:
             # Two blocks judged at once: the line passes release the GIL, so the second thread takes
             # the core time the server leaves.
             judging: deque = deque()
-            with ThreadPoolExecutor(2, thread_name_prefix="equity-rules", initializer=_yield_to_server) as pool:
+            with ThreadPoolExecutor(2, thread_name_prefix="equity-rules") as pool:
                 for lines, numbers in blocks:
                     judging.append((lines, numbers, line_pass and pool.submit(line_pass.judge, lines, numbers, ctx,
                                                                               f.name)))
