@@ -207,7 +207,9 @@ def test_privilege_matrix(night):
     assert schemas(_readable(night.url, "equity_auditor")) == {"audit"}
     assert "audit.access_log" in _readable(night.url, "equity_auditor")
     assert _readable(night.url, "equity_identified_access") == {
-        "identified.priority_children", "identified.officer_laos"}
+        "identified.priority_children", "identified.priority_children_versions",
+        "identified.priority_children_versions__nights", "identified.officer_laos",
+        "staging.stg_reference__laos", "staging.stg_reference__subdistricts"}
     assert _readable(night.url, "public") == set()
     for role in ("equity_loader", "equity_transformer"):
         assert {"raw.enrolment_roster", "raw.registry_events"} <= _readable(night.url, role)
@@ -243,8 +245,11 @@ def test_privilege_matrix(night):
             " from pg_proc p join pg_roles r on r.oid = p.proowner"
             " where p.oid = 'identified.priority_children_for(text,date)'::regprocedure").fetchone()
         assert owner == ("equity_identified_access", False, False, True)
-        assert conn.execute("select relrowsecurity from pg_class where oid = 'identified.priority_children'::regclass"
-                            ).fetchone()[0] is True
+        assert conn.execute("select relrowsecurity from pg_class"
+                            " where oid = 'identified.priority_children_versions'::regclass").fetchone()[0] is True
+        # the list's view applies that security to its reader, not its owner
+        assert "security_invoker=true" in conn.execute(
+            "select reloptions from pg_class where oid = 'identified.priority_children'::regclass").fetchone()[0]
 
 
 # --- 5. denials with real logins --------------------------------------------------------------------
@@ -252,8 +257,8 @@ def test_privilege_matrix(night):
 @pytest.mark.parametrize("relation", [
     "raw.enrolment_roster", "raw.registry_events", "quarantine.enrolment_rejects",
     "staging.stg_enrolment__roster", "intermediate.int_children__classified",
-    "marts_build.child_equity_profile", "identified.priority_children", "identified.officer_laos",
-    "audit.access_log", "audit.load_batches", "reference.laos",
+    "marts_build.child_equity_profile", "identified.priority_children", "identified.priority_children_versions",
+    "identified.officer_laos", "audit.access_log", "audit.load_batches", "reference.laos",
 ])
 def test_bi_reader_cannot_select(night, relation):
     with login(night.url, night.logins["bi"]) as conn:
@@ -581,10 +586,14 @@ def test_retention_purges_what_no_rerun_needs_and_records_it(warehouse, tmp_path
     raw_after = _raw_counts(warehouse)
     assert all(raw_after[t] < raw_before[t] for t in raw_after), (raw_before, raw_after)
     assert deleted["quarantine.enrolment_rejects"] == 1
-    assert deleted["identified.priority_children"] > 0
+    assert deleted["identified.priority_children_versions__nights"] == 1  # T0's list
     with psycopg.connect(warehouse) as conn:
         assert conn.execute("select count(*) from identified.priority_children where as_of_date < %s",
                             (cutoff,)).fetchone()[0] == 0
+        assert conn.execute("select count(*) from identified.priority_children where as_of_date = %s",
+                            (T2,)).fetchone()[0] > 0
+        assert conn.execute("select count(*) from identified.priority_children_versions where valid_to < %s"
+                            " or (not listed and valid_from < %s)", (cutoff, cutoff)).fetchone()[0] == 0
         # the T0B roster (gate failed) is gone whole; of T0's, only people never seen again on a roll
         # up to the cutoff remain (their last record decides their history)
         left = dict(conn.execute(
@@ -597,7 +606,8 @@ def test_retention_purges_what_no_rerun_needs_and_records_it(warehouse, tmp_path
         purges = conn.execute("select target, rule, rows_deleted, cutoff_date, retention_days, purged_by, run_id"
                               " from audit.purges").fetchall()
     assert {p[0] for p in purges} >= {"raw.enrolment_roster", "raw.registry_events", "raw.welfare_screenings",
-                                      "quarantine.enrolment_rejects", "identified.priority_children",
+                                      "quarantine.enrolment_rejects", "identified.priority_children_versions",
+                                      "identified.priority_children_versions__nights",
                                       "intermediate.int_children__versioned"}
     assert all(p[3] == cutoff and p[4] == days and p[5] == "postgres" and p[6] == "ret-run" for p in purges)
     assert sum(p[2] for p in purges) == sum(deleted.values())

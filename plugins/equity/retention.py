@@ -13,7 +13,8 @@ every re-run of a date on or after the cutoff exact (docs/security.md, "Retentio
   enrolment history only ever needs each person's latest record, and the latest snapshot);
   a child last seen on a roll long ago keeps that one record (it decides DROPPED_OUT and the like);
 - quarantined rows of batches older than the cutoff: deleted;
-- identified.priority_children rows with as_of_date older than the cutoff: deleted;
+- the identified list (identified.priority_children, a view of priority_children_versions over the
+  nights built): the nights before the cutoff, and the versions that ended or closed before it, deleted;
 - intermediate.int_children__versioned (identified: person_id): versions that ended before the cutoff,
   and closing versions dated before it, deleted (no date on or after the cutoff reads them).
 
@@ -85,8 +86,14 @@ def _rules() -> list[tuple[str, str, sql.Composable]]:
             " or (not exists (select 1 from audit.load_batches as b where b.batch_id = q._batch_id)"
             "     and q.rejected_at < %(cutoff)s)"
             " returning q._batch_id as b").format(q=rejects)))
-    rules.append(("identified.priority_children", "as_of_date older than cutoff", sql.SQL(
-        "delete from identified.priority_children where as_of_date < %(cutoff)s returning null::bigint as b")))
+    # the identified list: the nights before the cutoff are no longer listed (the view spans the versions
+    # over the nights kept) and a version ended, or closed, before it is nobody's row on a night kept
+    rules.append(("identified.priority_children_versions__nights", "night older than cutoff", sql.SQL(
+        "delete from identified.priority_children_versions__nights where as_of_date < %(cutoff)s"
+        " returning null::bigint as b")))
+    rules.append(("identified.priority_children_versions", "version ended, or closed, before cutoff", sql.SQL(
+        "delete from identified.priority_children_versions"
+        " where valid_to < %(cutoff)s or (not listed and valid_from < %(cutoff)s) returning null::bigint as b")))
     # a version ended before the cutoff is nobody's state on any date a re-run may build; a closing
     # version dated before it holds no state (and its predecessor ended before the cutoff)
     rules.append(("intermediate.int_children__versioned", "version ended, or closed, before cutoff", sql.SQL(
@@ -111,7 +118,8 @@ def purge_expired(url: str | None = None, days: int | None = None, run_id: str |
             return purge_expired(url, days, run_id, as_of)
         # one purge at a time; loads of a date take their own locks and never touch old batches
         conn.execute("select pg_advisory_xact_lock(hashtext('equity.purge'))")
-        present = {t for t in ("identified.priority_children", "intermediate.int_children__versioned")
+        present = {t for t in ("identified.priority_children_versions", "identified.priority_children_versions__nights",
+                              "intermediate.int_children__versioned")
                    if conn.execute("select to_regclass(%s)", (t,)).fetchone()[0] is not None}
         deleted: dict[str, int] = {}
         # batches dated on or before the cutoff, per source: the only raw partitions a rule may open

@@ -160,36 +160,51 @@ revoke all on identified.officer_laos from public;
 -- Officers: the schema (to name the function) and the function. No table privilege at all.
 grant usage on schema identified to lao_officer;
 grant usage on schema identified, audit to equity_identified_access;
+-- the list's view reads the reference's LAO and subdistrict names through two staging views
+-- (granted with the list, identified.secure_priority_children(): dbt re-creates views)
+grant usage on schema staging to equity_identified_access;
 grant select on identified.officer_laos to equity_identified_access;
 grant insert on audit.access_log to equity_identified_access;
 grant usage on sequence audit.access_log_access_id_seq to equity_identified_access;
 
--- Row-level security on the table dbt builds (models/identified/priority_children.sql calls this in
--- its post-hook, so a rebuilt table is never left open). An invoker function: run by the table's
--- owner. No FORCE: the owner is dbt's role, whose incremental delete+insert must see every row;
--- the owner never reads for officers, equity_identified_access (not the owner) does.
+-- Row-level security on the list dbt builds (models/identified/priority_children_versions.sql and the
+-- view priority_children call this in their post-hooks, so a rebuilt table is never left open). An
+-- invoker function: run by the tables' owner. No FORCE: the owner is dbt's role, whose incremental
+-- writes must see every row; the owner never reads for officers, equity_identified_access (not the
+-- owner) does, through the view, which is security_invoker: the policy applies to its reader.
 create or replace function identified.secure_priority_children() returns void
 language plpgsql set search_path = pg_catalog, pg_temp as $fn$
 begin
-    if to_regclass('identified.priority_children') is null then
+    if to_regclass('identified.priority_children_versions') is null then
         return;
     end if;
-    alter table identified.priority_children enable row level security;
-    drop policy if exists officer_own_laos on identified.priority_children;
+    alter table identified.priority_children_versions enable row level security;
+    drop policy if exists officer_own_laos on identified.priority_children_versions;
     -- A row is visible to a login only for the LAOs mapped to it (or to a role it belongs to).
     -- session_user, not current_user: inside the SECURITY DEFINER read function current_user is
     -- the function's owner, session_user is still the officer who logged in.
-    create policy officer_own_laos on identified.priority_children for select using (
+    create policy officer_own_laos on identified.priority_children_versions for select using (
         exists (
             select 1
             from identified.officer_laos as m
             join pg_catalog.pg_roles as r on r.rolname = m.officer_role
-            where m.lao_code = priority_children.lao_code
+            where m.lao_code = priority_children_versions.lao_code
               and pg_catalog.pg_has_role(session_user, r.oid, 'MEMBER')
         )
     );
-    revoke all on identified.priority_children from public;
-    grant select on identified.priority_children to equity_identified_access;
+    revoke all on identified.priority_children_versions from public;
+    grant select on identified.priority_children_versions to equity_identified_access;
+    if to_regclass('identified.priority_children_versions__nights') is not null then
+        revoke all on identified.priority_children_versions__nights from public;
+        grant select on identified.priority_children_versions__nights to equity_identified_access;
+    end if;
+    -- the view reads the reference's names through the staging views (no personal data)
+    if to_regclass('identified.priority_children') is not null then
+        revoke all on identified.priority_children from public;
+        grant select on identified.priority_children to equity_identified_access;
+        grant select on staging.stg_reference__laos, staging.stg_reference__subdistricts
+            to equity_identified_access;
+    end if;
 end
 $fn$;
 revoke all on function identified.secure_priority_children() from public;
@@ -197,7 +212,7 @@ grant execute on function identified.secure_priority_children() to equity_transf
 select identified.secure_priority_children();
 
 -- The only way to read identified rows: checks the mapping, returns the LAO's priority children of
--- one as_of_date (default: the latest), and writes who/when/which LAO/how many rows to
+-- one as_of_date (default: the latest night the list was built), and writes who/when/which LAO/how many rows to
 -- audit.access_log in the same transaction, plus a server-log line (LOG level; survives a rollback
 -- of the caller's transaction). A request for an LAO the login is not assigned to returns no rows
 -- and is logged with granted = false.
@@ -231,8 +246,7 @@ begin
     );
     if v_allowed then
         if v_as_of is null then
-            select max(t.as_of_date) into v_as_of
-            from identified.priority_children as t where t.lao_code = p_lao_code;
+            select max(n.as_of_date) into v_as_of from identified.priority_children_versions__nights as n;
         end if;
         return query
             select t.as_of_date, t.lao_code, t.lao_name, t.person_id, t.id_type,
