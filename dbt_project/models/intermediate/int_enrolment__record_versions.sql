@@ -4,7 +4,7 @@
         incremental_strategy='append',
         indexes=[{'columns': ['person_id', 'snapshot_date']}, {'columns': ['snapshot_date']}],
         pre_hook=[
-            "{% if is_incremental() %}delete from {{ this }} where snapshot_date = (select max(extract_date) from {{ ref('int_batches__accepted') }} where source_name = 'enrolment'){% endif %}",
+            "{% if is_incremental() %}delete from {{ this }} where snapshot_date = {{ latest_enrolment_snapshot_date() }}{% endif %}",
         ],
     )
 }}
