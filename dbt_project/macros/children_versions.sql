@@ -54,19 +54,6 @@
     {{ return([-1, -1]) }}
 {% endmacro %}
 
-{#- The extract date of the latest accepted enrolment snapshot at or before D, as a date literal (null
-    when there is none). A literal, not a subquery: with `snapshot_date = (select max(...))` the
-    planner cannot see the value, takes half of a 10 M-row table for the match and scans it
-    (5 s of a national night, 75 s cold) where the index finds the night's 60 thousand rows. -#}
-{% macro latest_enrolment_snapshot_date() %}
-    {% set accepted = ref('int_batches__accepted') %}
-    {% if execute %}
-        {% set rows = run_query("select max(extract_date) from " ~ accepted ~ " where source_name = 'enrolment'").rows %}
-        {% if rows and rows[0][0] is not none %}{{ return("date '" ~ rows[0][0] ~ "'") }}{% endif %}
-    {% endif %}
-    {{ return('null::date') }}
-{% endmacro %}
-
 {#- The birthdays (day/month, as 'DD/MM') that fall after `previous` and on or before D: a person born
     on one of them is a year older on D than on `previous`. 29 February counts on 1 March in a year
     without it, as PostgreSQL's age() counts it. -#}
