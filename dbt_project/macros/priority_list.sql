@@ -4,8 +4,10 @@
   the view priority_children spans them into a list per night.
 -#}
 
-{% macro list_nights_relation() -%}
-    {{ return(this.incorporate(path={'identifier': this.identifier ~ '__nights'})) }}
+{#- The nights table beside the versions relation (default: the model being built). -#}
+{% macro list_nights_relation(versions=none) -%}
+    {% set versions = this if versions is none else versions %}
+    {{ return(versions.incorporate(path={'identifier': versions.identifier ~ '__nights'})) }}
 {%- endmacro %}
 
 {#- The previous night P (children_plan) as a date literal when the plan is `changes` and the list was
@@ -13,8 +15,9 @@
 {% macro list_previous_night() %}
     {% set plan = children_plan(announce=false) %}
     {% if execute and is_incremental() and plan.mode == 'changes' %}
-        {% set nights = adapter.get_relation(database=this.database, schema=this.schema,
-                                             identifier=this.identifier ~ '__nights') %}
+        {% set side = list_nights_relation() %}
+        {% set nights = adapter.get_relation(database=side.database, schema=side.schema,
+                                             identifier=side.identifier) %}
         {% if nights is not none %}
             {% set found = run_query("select exists (select 1 from " ~ nights ~ " where as_of_date = date '"
                                      ~ plan.previous ~ "')").rows[0][0] %}

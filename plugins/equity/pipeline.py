@@ -176,6 +176,18 @@ def purge(as_of: date, run_id: str) -> dict:
     return purge_expired(warehouse_url(), None, run_id, as_of=as_of)
 
 
+def _published_children(conn, as_of: date, published: dict | None) -> int | None:
+    """The children in marts.child_equity_profile as of D: publish's own count, else counted."""
+    from equity.publish import CHILD_MART
+
+    if published is None:
+        return None
+    if isinstance(published.get(CHILD_MART), int):
+        return published[CHILD_MART]
+    return conn.execute("select count(*) from marts.child_equity_profile where as_of_date = %s",
+                        (as_of,)).fetchone()[0]
+
+
 def finish_run(as_of: date, run_id: str, sources: list[dict], marts_gate: dict | None,
                published: dict | None) -> dict:
     """Close the run record: status, revisions, gate outcomes, counts per layer.
@@ -195,9 +207,9 @@ def finish_run(as_of: date, run_id: str, sources: list[dict], marts_gate: dict |
                 ).fetchone()[0]
                 for name in CONTRACTS
             },
-            "children": conn.execute(
-                "select count(*) from marts.child_equity_profile where as_of_date = %s", (as_of,)
-            ).fetchone()[0] if published is not None else None,
+            # publish counted the night's children as it closed the transaction (a second count
+            # through the view read every current version again: 5 s of a national night)
+            "children": _published_children(conn, as_of, published),
         }
         revisions = dict(conn.execute(
             "select source, revision from audit.load_batches where extract_date = %s and status = 'loaded'",

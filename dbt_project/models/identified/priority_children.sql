@@ -39,7 +39,7 @@ select
     v.chronic_absence,
     v.days_absent,
     v.reasons
-from {{ versions.incorporate(path={'identifier': versions.identifier ~ '__nights'}) }} as n
+from {{ list_nights_relation(versions) }} as n
 join {{ versions }} as v
   on v.valid_from <= n.as_of_date and (v.valid_to is null or v.valid_to > n.as_of_date)
 left join {{ ref('stg_reference__subdistricts') }} as sd on sd.subdistrict_code = v.subdistrict_code
