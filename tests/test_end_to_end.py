@@ -107,6 +107,10 @@ def test_nightly_dag_marts_match_ground_truth(warehouse, landing, monkeypatch):
             mart = {row[0]: dict(zip(cols, row)) for row in cur.fetchall()}
             problems = _first_mismatches(truth, mart, CHILD_FIELDS)
             assert not problems, f"{day}: {len(problems)}+ mismatches, first:\n" + "\n".join(problems)
+            # the run record's child count (publish's, shown by `equity status`) is the truth's too
+            counts = conn.execute("select counts from audit.pipeline_runs where as_of_date = %s"
+                                  " order by started_at desc limit 1", (day,)).fetchone()[0]
+            assert counts["children"] == len(truth), (counts["children"], len(truth))
 
             expected = _summary_from_truth(truth)
             cur = conn.execute(

@@ -176,24 +176,14 @@ def purge(as_of: date, run_id: str) -> dict:
     return purge_expired(warehouse_url(), None, run_id, as_of=as_of)
 
 
-def _published_children(conn, as_of: date, published: dict | None) -> int | None:
-    """The children in marts.child_equity_profile as of D: publish's own count, else counted."""
-    from equity.publish import CHILD_MART
-
-    if published is None:
-        return None
-    if isinstance(published.get(CHILD_MART), int):
-        return published[CHILD_MART]
-    return conn.execute("select count(*) from marts.child_equity_profile where as_of_date = %s",
-                        (as_of,)).fetchone()[0]
-
-
 def finish_run(as_of: date, run_id: str, sources: list[dict], marts_gate: dict | None,
                published: dict | None) -> dict:
     """Close the run record: status, revisions, gate outcomes, counts per layer.
 
     `sources` holds each source's gate result in SOURCES order; None where that task failed.
     """
+    from equity.publish import CHILD_MART
+
     sources = [s or {"source": name, "status": "task_failed"} for name, s in zip(CONTRACTS, sources)]
     degraded = [s for s in sources if s.get("status") not in ("passed", "warned")]
     status = "failed" if published is None else ("degraded" if degraded else "success")
@@ -207,9 +197,9 @@ def finish_run(as_of: date, run_id: str, sources: list[dict], marts_gate: dict |
                 ).fetchone()[0]
                 for name in CONTRACTS
             },
-            # publish counted the night's children as it closed the transaction (a second count
-            # through the view read every current version again: 5 s of a national night)
-            "children": _published_children(conn, as_of, published),
+            # publish's own count of the night's children (counting again through the view read
+            # every current version: 5 s of a national night)
+            "children": published.get(CHILD_MART) if published is not None else None,
         }
         revisions = dict(conn.execute(
             "select source, revision from audit.load_batches where extract_date = %s and status = 'loaded'",
