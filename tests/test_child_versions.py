@@ -157,6 +157,18 @@ def test_the_published_child_mart_is_the_built_one_night_by_night(warehouse, cle
                                       " order by child_key", (day1,)).fetchall()
         conn.execute("update intermediate.int_children__versioned set days_absent = 99, built_at = now()"
                      " where valid_from = %s and present and education_status = 'ENROLLED'", (day1,))
+        # The ordinary nights closed published versions on their own pages (HOT updates): no index
+        # entry written for a close, as none of the published versions' indexes holds valid_to.
+        updated, hot = conn.execute("select n_tup_upd, n_tup_hot_upd from pg_stat_user_tables"
+                                    " where relid = 'marts.child_equity_profile_versions'::regclass").fetchone()
+        assert updated > 0 and hot == updated, (updated, hot)
+        # A published version ending on D that the build holds open and untouched since (put there by
+        # hand): publishing D again shows the build from D on, so it is found without an index on valid_to.
+        kept_open = conn.execute(
+            "update marts.child_equity_profile_versions set valid_to = %(d3)s where valid_to is null"
+            " and child_key = (select child_key from intermediate.int_children__versioned where present"
+            "  and valid_from = %(d1)s and valid_to is null and education_status <> 'ENROLLED'"
+            "  order by child_key limit 1) returning child_key", {"d1": day1, "d3": day3}).fetchone()[0]
         conn.commit()
     from equity.publish import publish
 
@@ -169,6 +181,8 @@ def test_the_published_child_mart_is_the_built_one_night_by_night(warehouse, cle
                             for schema in ("marts_build", "marts"))
         assert built == published
         assert any(r[20] == 99 for r in published)  # days_absent: an unchanged child carries the re-built row
+        assert conn.execute("select count(*) from marts.child_equity_profile where as_of_date = %s"
+                            " and child_key = %s", (day3, kept_open)).fetchone()[0] == 1
     # A night on which no child changed has no rows to judge: the child gate passes it (the national
     # summary's gate is the one that refuses a night without children).
     from equity.gates import validate_mart

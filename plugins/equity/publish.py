@@ -38,6 +38,11 @@ BUILD_VERSIONS = sql.Identifier("intermediate", "int_children__versioned")
 BUILD_NIGHTS = sql.Identifier("intermediate", "int_children__versioned__nights")
 VERSIONS = sql.Identifier(PUBLISHED_SCHEMA, "child_equity_profile_versions")
 NIGHTS = sql.Identifier(PUBLISHED_SCHEMA, "nights")
+# One row: the latest valid_to any published version may hold (an upper bound; see _reach).
+REACH = sql.Identifier(PUBLISHED_SCHEMA, "child_equity_profile_versions_reach")
+# Room on each page of the published versions for the closed row: an update that changes no indexed
+# column and fits on its page is HOT, and writes no index entries (nor their pages' images to the WAL).
+VERSIONS_FILLFACTOR = 90
 
 
 class PublishConflict(RuntimeError):
@@ -118,8 +123,9 @@ def _publish_child_versions(conn, as_of: date) -> int:
         conn.execute(sql.SQL("alter table {} rename to {}").format(
             sql.Identifier(PUBLISHED_SCHEMA, CHILD_MART), sql.Identifier(CHILD_MART + "_before_versions")))
         log.warning("marts.%s was a table; kept as marts.%s_before_versions", CHILD_MART, CHILD_MART)
-    conn.execute(sql.SQL("create table if not exists {v} as select {c} from {b} with no data").format(
-        v=VERSIONS, c=kept, b=BUILD_VERSIONS))
+    conn.execute(sql.SQL("create table if not exists {v} with (fillfactor = {f}) as select {c} from {b}"
+                         " with no data").format(v=VERSIONS, c=kept, b=BUILD_VERSIONS,
+                                                 f=sql.Literal(VERSIONS_FILLFACTOR)))
     fmt = {"v": VERSIONS, "b": BUILD_VERSIONS, "c": kept}
     d = {"d": as_of}
     if not conn.execute(sql.SQL("select exists (select from {})").format(VERSIONS)).fetchone()[0]:
@@ -132,6 +138,8 @@ def _publish_child_versions(conn, as_of: date) -> int:
             " where present and (valid_from >= %(d)s or valid_to is null or valid_to > %(d)s)").format(
                 *[sql.Identifier(c) for c in columns], **fmt), d)
         _index_child_versions(conn)
+        conn.execute(sql.SQL("drop table if exists {}").format(REACH))  # _reach counts it afresh
+        _reach(conn)
     else:
         _index_child_versions(conn)
         _publish_changed_children(conn, as_of, columns, fmt, d)
@@ -152,10 +160,35 @@ def _index_child_versions(conn) -> None:
                          " on {} (child_key, valid_from)").format(VERSIONS))
     conn.execute(sql.SQL("create index if not exists child_equity_profile_versions_lao"
                          " on {} (lao_code, valid_from)").format(VERSIONS))
-    # the versions that begin or end on or after D are found by index, not by a scan of every version
-    for column in ("valid_from", "valid_to"):
-        conn.execute(sql.SQL("create index if not exists {} on {} ({})").format(
-            sql.Identifier(f"child_equity_profile_versions_{column}"), VERSIONS, sql.Identifier(column)))
+    # the versions that begin on or after D are found by index, not by a scan of every version
+    conn.execute(sql.SQL("create index if not exists child_equity_profile_versions_valid_from"
+                         " on {} (valid_from)").format(VERSIONS))
+    # No index on valid_to: publishing closes versions by setting it, and an indexed column would make
+    # every close write four index entries (with their pages' images) instead of a HOT update on the
+    # row's own page. Those ending on or after D are found through the reach (_reach). A warehouse
+    # from before loses the index and gains the room (the packed pages fill as their rows move).
+    conn.execute(sql.SQL("drop index if exists {}").format(
+        sql.Identifier(PUBLISHED_SCHEMA, "child_equity_profile_versions_valid_to")))
+    options = conn.execute("select coalesce(reloptions, '{}') from pg_class where oid = %s::regclass",
+                           (VERSIONS.as_string(conn),)).fetchone()[0]
+    if f"fillfactor={VERSIONS_FILLFACTOR}" not in options:
+        conn.execute(sql.SQL("alter table {} set (fillfactor = {})").format(
+            VERSIONS, sql.Literal(VERSIONS_FILLFACTOR)))
+
+
+def _reach(conn) -> date | None:
+    """The latest valid_to of the published versions, or a date after it; None when none has one.
+
+    Kept in a one-row table that each publish raises in its own transaction, so that an ordinary
+    night (D after the reach: no published version ends on or after D) skips the search, and a re-run
+    reads the versions whole for it (no index on valid_to, see _index_child_versions). Counted from
+    the versions when the row is missing (a first publish, a warehouse from before)."""
+    conn.execute(sql.SQL("create table if not exists {} (latest_valid_to date)").format(REACH))
+    row = conn.execute(sql.SQL("select latest_valid_to from {}").format(REACH)).fetchone()
+    if row is None:
+        conn.execute(sql.SQL("insert into {} select max(valid_to) from {}").format(REACH, VERSIONS))
+        row = conn.execute(sql.SQL("select latest_valid_to from {}").format(REACH)).fetchone()
+    return row[0]
 
 
 def _publish_changed_children(conn, as_of: date, columns: list[str], fmt: dict, d: dict) -> None:
@@ -168,12 +201,16 @@ def _publish_changed_children(conn, as_of: date, columns: list[str], fmt: dict, 
     rebuilt = last is not None and not conn.execute(
         sql.SQL("select exists (select 1 from {} where as_of_date = %s)").format(BUILD_NIGHTS), (last,)).fetchone()[0]
     every = sql.SQL("true" if rebuilt else "false")
+    # the published versions ending on or after D: none on an ordinary night (D is past the reach);
+    # on a re-run, a scan of the versions (no index on valid_to)
+    reach = _reach(conn)
+    ending = sql.SQL("or valid_to >= %(d)s" if reach is not None and reach >= as_of else "")
     conn.execute(sql.SQL(
         "create temp table _children on commit drop as"
         " select child_key from {b} where {every} or valid_from >= %(d)s or valid_to >= %(d)s"
         "  or built_at > (select coalesce(max(published_at), '-infinity') from {n})"
-        " union select child_key from {v} where {every} or valid_from >= %(d)s or valid_to >= %(d)s").format(
-            n=NIGHTS, every=every, **fmt), d)
+        " union select child_key from {v} where {every} or valid_from >= %(d)s {ending}").format(
+            n=NIGHTS, every=every, ending=ending, **fmt), d)
     if rebuilt:
         log.warning("the build no longer holds the last published night %s: every child's versions from %s"
                     " on are published again", last, as_of)
@@ -215,3 +252,6 @@ def _publish_changed_children(conn, as_of: date, columns: list[str], fmt: dict, 
         ", ".join("b.{}" for _ in columns) + " from _build as b join _spanning as s on s.child_key = b.child_key"
         " and s.published_from is null where b.valid_from < %(d)s").format(
             *[sql.Identifier(c) for c in columns], **fmt), d)
+    # the closes set D, the inserts and the spanning versions the build's ends
+    conn.execute(sql.SQL("update {} set latest_valid_to = greatest(latest_valid_to, %(d)s,"
+                         " (select max(valid_to) from _build))").format(REACH), d)
