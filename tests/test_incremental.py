@@ -111,6 +111,18 @@ def test_an_ordinary_night_does_not_scan_earlier_batches(warehouse, landing, mon
     # and the roster diff read the persons the raw gate stored, instead of pairing the rows again
     compiled = next((state_dir() / "dbt" / "target" / "compiled").rglob("int_enrolment__changed.sql"))
     assert "-- tonight: the persons the raw gate stored" in compiled.read_text()
+    # and the night's persons were picked from the registry and welfare states by their indexes (the
+    # rows rewritten since the last night, the birthdays, the screenings entering or leaving their
+    # window), not by reading every state row: with sequential scans priced out, none is left
+    compiled = next((state_dir() / "dbt" / "target" / "compiled").rglob("int_children__changed.sql"))
+    with psycopg.connect(warehouse) as conn:
+        conn.execute("set enable_seqscan = off")
+        plan = "\n".join(r[0] for r in conn.execute("explain " + compiled.read_text()))
+    for state in ("int_registry__current_state", "int_welfare__screenings_latest"):
+        assert f"Seq Scan on {state}" not in plan, plan
+    for index in ("int_registry__current_state_written_for", "int_registry__current_state_birthday",
+                  "int_welfare__screenings_latest_written_for", "int_welfare__screenings_latest_screened_on"):
+        assert f" on {index} " in plan or f" using {index} " in plan, (index, plan)
 
     # The tests of the child-level versions read the night's versions only (a night writes its own;
     # earlier ones were tested when written): a broken version on an earlier date is not their

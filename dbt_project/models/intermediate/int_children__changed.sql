@@ -26,14 +26,17 @@ where present and valid_from < {{ as_of_date() }} and (valid_to is null or valid
 
 {% else %}
 {%- set previous = "date '" ~ plan.previous ~ "'" -%}
-{%- set birthdays = "'" ~ (birthdays_between(plan.previous) | join("', '")) ~ "'" -%}
+{%- set birthdays = [] -%}
+{%- for day in birthdays_between(plan.previous) -%}
+    {%- do birthdays.append((day[3:5] | int) * 100 + (day[0:2] | int)) -%}
+{%- endfor -%}
 
--- registry, in one scan: the persons whose state row was rewritten since P (new or re-dated
--- events), and those with a birthday between P and D (the age, and with it child and school age,
--- may change)
+-- registry: the persons whose state row was rewritten since P (new or re-dated events), and those
+-- with a birthday between P and D (the age, and with it child and school age, may change); both found
+-- by the state's indexes (state_change_indexes)
 select person_id from {{ ref('int_registry__current_state') }}
 where written_for > {{ previous }}
-   or to_char(birth_date, 'DD/MM') in ({{ birthdays }})
+   or {{ birthday_number('birth_date') }} in ({{ birthdays | join(', ') if birthdays else 'null' }})
 union
 -- welfare: screenings delivered since P (and the person a re-delivered screening left), and
 -- screenings entering or leaving their validity window

@@ -7,7 +7,8 @@
         on_schema_change='append_new_columns',
         indexes=[{'columns': ['person_id'], 'unique': true}],
         pre_hook=["{% if batch_state_plan('registry', quiet=true).mode == 'rebuild' and is_incremental() %}delete from {{ this }}{% endif %}"],
-        post_hook=["{{ registry_state_record() }}"],
+        post_hook=["{{ state_change_indexes({'written_for': 'written_for', 'birthday': birthday_number('birth_date')}) }}",
+                   "{{ registry_state_record() }}"],
     )
 }}
 -- Each person's current registry state: their latest event up to as_of_date

@@ -7,7 +7,8 @@
         on_schema_change='append_new_columns',
         indexes=[{'columns': ['screening_id'], 'unique': true}, {'columns': ['person_id']}],
         pre_hook=["{% if batch_state_plan('welfare', quiet=true).mode == 'rebuild' and is_incremental() %}delete from {{ this }}{% endif %}"],
-        post_hook=["{{ batch_state_record('welfare', batch_state_plan('welfare', quiet=true)) }}"],
+        post_hook=["{{ state_change_indexes({'written_for': 'written_for', 'screened_on': 'screened_on'}) }}",
+                   "{{ batch_state_record('welfare', batch_state_plan('welfare', quiet=true)) }}"],
     )
 }}
 -- The latest delivered row of every screening (an UPSERT or its DELETE), from the accepted welfare
