@@ -120,8 +120,9 @@
     {%- endfor %}
 {% endmacro %}
 
-{#- A date's day of the year as month * 100 + day (1121 for 21 November), the birthday an index on
-    the registry state looks persons up by (date_part of a date is immutable; to_char is not). -#}
+{#- A date's month and day as one number, month * 100 + day (1121 for 21 November): the birthday an
+    index on the registry state looks persons up by (date_part of a date is immutable; to_char is
+    not). -#}
 {% macro birthday_number(column) -%}
     (date_part('month', {{ column }}) * 100 + date_part('day', {{ column }}))::int
 {%- endmacro %}
