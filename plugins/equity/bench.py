@@ -293,6 +293,24 @@ def _copy_options(source: str, encoding: str | None) -> str:
     return opts(CONTRACTS[source].file_format, encoding)
 
 
+def quiesce(url: str, wait_max_s: float = 300.0) -> float:
+    """Checkpoint and wait (at most `wait_max_s`) until no autovacuum worker runs, so that what a
+    measurement left behind (tens of GB after a night, a whole batch after a load) is not flushed or
+    vacuumed on the 2 cores the next one is timed on. Seconds waited."""
+    import psycopg
+
+    t0 = time.perf_counter()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("checkpoint")
+        while time.perf_counter() - t0 < wait_max_s:
+            busy = conn.execute("select count(*) from pg_stat_activity"
+                                " where backend_type = 'autovacuum worker'").fetchone()[0]
+            if not busy:
+                break
+            time.sleep(2)
+    return round(time.perf_counter() - t0, 1)
+
+
 def bare_copy(url: str, folder: str, source: str) -> dict:
     """COPY the same bytes into an UNLOGGED all-text table: the ceiling the loader is measured against."""
     import psycopg
@@ -434,6 +452,7 @@ def run(admin_url: str, scale: str, sources=("enrolment", "registry"), repeats: 
         for rep in range(repeats):
             for source in sources:
                 s = info["sources"][source]
+                waited = quiesce(url)
                 with ServerCpu() as bare_cpu:  # the server's CPU for one bare COPY, beside the load's
                     bare1 = bare_copy(url, s["folder"], source)
                 with ServerCpu() as server_cpu:
@@ -445,6 +464,7 @@ def run(admin_url: str, scale: str, sources=("enrolment", "registry"), repeats: 
                 assert load["rejected"] == s["expected_rejected"], (load, s)
                 results["runs"].append({
                     "repeat": rep + 1, "source": source, "rows": s["rows"], "bytes": s["bytes"],
+                    "quiesce_wait_seconds": waited,
                     "files": s["files"], "rejected": load["rejected"],
                     "bare_copy_seconds": [round(bare1["seconds"], 2), round(bare2["seconds"], 2)],
                     "load_seconds": round(load["seconds"], 2),

@@ -36,7 +36,7 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
-from equity.bench import bench_root, drop_database, scratch_database
+from equity.bench import bench_root, drop_database, quiesce, scratch_database
 from equity.contracts import CONTRACTS, SOURCES
 from equity.synth import persons_for_children
 from equity.synth.faults import FAULT_PROFILES, ROW_FAULTS
@@ -112,24 +112,6 @@ def build(scale: str, root: Path | None = None) -> dict:
 
 
 # --- bare COPY -------------------------------------------------------------------------------------
-
-def quiesce(url: str, wait_max_s: float = 300.0) -> float:
-    """Checkpoint and wait (at most `wait_max_s`) until no autovacuum worker runs: the nights leave
-    tens of GB for autovacuum, which would otherwise share the 2 cores with the bare COPY. Seconds
-    waited."""
-    import psycopg
-
-    t0 = time.perf_counter()
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("checkpoint")
-        while time.perf_counter() - t0 < wait_max_s:
-            busy = conn.execute("select count(*) from pg_stat_activity"
-                                " where backend_type = 'autovacuum worker'").fetchone()[0]
-            if not busy:
-                break
-            time.sleep(2)
-    return round(time.perf_counter() - t0, 1)
-
 
 def bare_copy_best(url: str, landing: Path, days: list[str], rounds: int = 2) -> dict:
     """The ceiling per day and source: the fastest of `rounds` bare COPYs of the same files on a quiet
