@@ -71,6 +71,19 @@ def machine() -> dict:
             "loadavg": [round(x, 2) for x in os.getloadavg()]}
 
 
+# The server settings a night's speed depends on (docs/deploy.md): recorded with every run, since the
+# same code was measured 7.0 and 8.5 apart on two servers of one machine (docs/benchmarks.md).
+SERVER_SETTINGS = ("server_version", "wal_level", "max_wal_size", "shared_buffers", "wal_buffers",
+                   "checkpoint_timeout", "max_parallel_workers_per_gather", "random_page_cost")
+
+
+def server(url: str) -> dict:
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        return {name: conn.execute(f"show {name}").fetchone()[0] for name in SERVER_SETTINGS}
+
+
 def build(scale: str, root: Path | None = None) -> dict:
     """Generate (or reuse) two days of deliveries for the scale; returns their landing folder and sizes."""
     root = root or bench_root()
@@ -401,6 +414,7 @@ def run(admin_url: str, scale: str, naive: bool = True) -> dict:
     result = {"scale": scale, "children": SCALES.get(scale), "machine_before": machine(), "data": info, "goals": GOALS}
     url = scratch_database(admin_url)
     try:
+        result["server"] = server(url)
         lines = run_nights(url, str(landing))
         result["airflow_setup"] = lines[0]
         nights = lines[1:]
