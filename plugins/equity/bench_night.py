@@ -71,8 +71,9 @@ def machine() -> dict:
             "loadavg": [round(x, 2) for x in os.getloadavg()]}
 
 
-# The server settings a night's speed depends on (docs/deploy.md): recorded with every run, since the
-# same code was measured 7.0 and 8.5 apart on two servers of one machine (docs/benchmarks.md).
+# The server settings a night's speed depends on (docs/deploy.md), recorded with every run: the same
+# code measured an overhead factor of 7.0 on one server of a machine and 8.5 on another
+# (docs/benchmarks.md, sixteenth session).
 SERVER_SETTINGS = ("server_version", "wal_level", "max_wal_size", "shared_buffers", "wal_buffers",
                    "checkpoint_timeout", "max_parallel_workers_per_gather", "random_page_cost")
 
