@@ -197,8 +197,9 @@ def finish_run(as_of: date, run_id: str, sources: list[dict], marts_gate: dict |
                 ).fetchone()[0]
                 for name in CONTRACTS
             },
-            # publish's own count of the night's children (counting again through the view read
-            # every current version: 5 s of a national night)
+            # the night's children as publish recorded them (the national summary's count, which the
+            # marts' gates reconciled with the child-level rows; counting the view would read every
+            # current version: 5 s of a national night)
             "children": published.get(CHILD_MART) if published is not None else None,
         }
         revisions = dict(conn.execute(
