@@ -235,6 +235,27 @@ def _numbered(batch, numbers, codes):
                                                 names=["_code", *chosen.schema.names]), numbers[bad])
 
 
+def test_the_word_at_a_time_byte_tests_are_exact():
+    """bytes_equal and bytes_below, which the enrolment pass uses to find commas, quotes and bytes COPY
+    escapes eight at a time, flag exactly the bytes they name, for every byte value in every position
+    of a word and whatever its neighbours hold."""
+    import numpy as np
+
+    from equity import text_kernels as tk
+
+    rng = np.random.default_rng(7)
+    for position in range(8):
+        for value in range(256):
+            raw = rng.integers(0, 256, 8, dtype=np.uint8)
+            raw[position] = value
+            word = np.frombuffer(raw.tobytes(), "<u8")[0]
+            for byte in (9, 34, 44, 92):
+                flags = int(tk.bytes_equal(word, byte))
+                assert [(flags >> (8 * k + 7)) & 1 for k in range(8)] == [int(b == byte) for b in raw]
+            flags = int(tk.bytes_below(word, 14))
+            assert [(flags >> (8 * k + 7)) & 1 for k in range(8)] == [int(b < 14) for b in raw]
+
+
 def test_the_registry_line_pass_agrees_with_the_rules_on_columns(warehouse):
     """equity.registry_lines (one compiled pass over each line) gives every edge case above the same
     reason as row_rules on the parsed columns, and for the good lines the same COPY text, key hash and
@@ -300,7 +321,7 @@ def test_the_enrolment_record_pass_agrees_with_the_rules_on_columns(warehouse):
     """equity.enrolment_lines (one compiled pass over each CSV record) gives every edge case above the
     same reason as row_rules on the columns Arrow parses from the same bytes, and for the good records
     the same COPY text, key hash and page size; fields quoted or not, names with quotes, commas and
-    line breaks."""
+    line breaks; unquoted records of every length modulo 8, which the pass reads eight bytes at a time."""
     import numpy as np
 
     from equity import enrolment_lines
@@ -313,11 +334,16 @@ def test_the_enrolment_record_pass_agrees_with_the_rules_on_columns(warehouse):
     with psycopg.connect(warehouse) as conn:
         ctx = row_rules.context(conn, D)
     cases = _cases("enrolment")
-    names = ["ก", 'say "hi", then\nleave', "", None, "back\\slash\ttab", '"quoted" start', "ok"]
+    names = ["ก", 'say "hi", then\nleave', "", None, "back\\slash\ttab", '"quoted" start', "ok", "ขอ" * 70, "abcdefg"]
     records = []
     for n, case in enumerate(cases):
-        case = dict(case, school_name=names[n % len(names)], last_name=names[(n + 3) % len(names)])
-        records.append(",".join(_csv_field(case[col], quote=(n + k) % 5 == 0) for k, col in enumerate(columns)))
+        case = dict(case, school_name=names[n % len(names)], last_name=names[(n + 3) % len(names)],
+                    first_name="x" * (n % 8))
+        # every fourth record has some fields quoted; the rest only where a value needs it
+        records.append(",".join(_csv_field(case[col], quote=n % 4 == 0 and (n + k) % 5 == 0)
+                                for k, col in enumerate(columns)))
+    plain = [r for r in records if '"' not in r and not any(ch in r for ch in "\\\t")]
+    assert {len(r.encode()) % 8 for r in plain} == set(range(8)), "unquoted records of every length mod 8"
     text = ("\r\n".join(records) + "\r\n").encode()
     data = np.frombuffer(text, np.uint8)
     starts, ends, breaks = (np.empty(len(text), np.int64) for _ in range(3))
