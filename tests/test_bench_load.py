@@ -256,6 +256,54 @@ def test_the_word_at_a_time_byte_tests_are_exact():
             assert [(flags >> (8 * k + 7)) & 1 for k in range(8)] == [int(b < 14) for b in raw]
 
 
+def _records_byte_by_byte(text: bytes, final: bool):
+    """CSV records as the loader must split them, one byte at a time: a quote opens a quoted value only
+    at a field's start; inside one "" is a quote and a line break is part of the value; a record ends
+    at LF, CR LF or a lone CR outside quotes. Returns ([(start, end, breaks inside)], bytes used)."""
+    records, begin, inside, state, i = [], 0, 0, "start", 0
+    while i < len(text):
+        b = text[i:i + 1]
+        if state == "quoted":
+            state = "closed" if b == b'"' else state
+            inside += b == b"\n"
+        elif b in b"\r\n":
+            if b == b"\r" and i + 1 == len(text) and not final:
+                break
+            following = i + 2 if text[i:i + 2] == b"\r\n" else i + 1
+            records.append((begin, i, inside))
+            begin, inside, state, i = following, 0, "start", following
+            continue
+        elif b == b'"' and state in ("start", "closed"):
+            state = "quoted"
+        else:
+            state = "start" if b == b"," else "in"
+        i += 1
+    if final and begin < len(text):
+        records.append((begin, len(text), inside))
+        begin = len(text)
+    return records, begin
+
+
+def test_csv_records_are_split_as_byte_by_byte_whatever_the_bytes():
+    """text_kernels.csv_records, which skips eight bytes at a time where none can end a record or open
+    or close a quote, splits random text of commas, quotes, CR, LF, multi-byte letters and plain runs
+    of every length exactly as the byte-by-byte rules do, at a block's end and a file's."""
+    import numpy as np
+
+    from equity import text_kernels as tk
+
+    rng = np.random.default_rng(11)
+    pieces = [b",", b'"', b'""', b"\n", b"\r", b"\r\n", "ก".encode(), b"a", b"abcdefgh", b"0123456789012", b",,"]
+    for case in range(3000):
+        text = b"".join(pieces[k] for k in rng.integers(0, len(pieces), rng.integers(0, 60)))
+        data = np.frombuffer(text, np.uint8)
+        for final in (True, False):
+            starts, ends, breaks = (np.empty(len(text) + 1, np.int64) for _ in range(3))
+            n, used = tk.csv_records(data, final, starts, ends, breaks)
+            got = [(int(starts[k]), int(ends[k]), int(breaks[k])) for k in range(n)], int(used)
+            assert got == _records_byte_by_byte(text, final), (case, text, final)
+
+
 def test_the_registry_line_pass_agrees_with_the_rules_on_columns(warehouse):
     """equity.registry_lines (one compiled pass over each line) gives every edge case above the same
     reason as row_rules on the parsed columns, and for the good lines the same COPY text, key hash and

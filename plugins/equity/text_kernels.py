@@ -102,6 +102,17 @@ def lowest_byte(typingctx, word):
     return types.int64(word), codegen
 
 
+@intrinsic
+def count_flagged(typingctx, word):
+    """The number of bytes a bytes_equal result flags."""
+    if word != types.uint64:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.ctpop(args[0])
+    return types.int64(word), codegen
+
+
 _ONES = np.uint64(0x0101010101010101)
 _LOW7 = np.uint64(0x7F7F7F7F7F7F7F7F)
 _HIGH = np.uint64(0x8080808080808080)
@@ -463,6 +474,26 @@ def csv_records(data, final, starts, ends, breaks):
     n, begin, inside, state, i = 0, 0, 0, 0, 0  # state: 0 field start, 1 in a field, 2 quoted, 3 quote seen
     size = len(data)
     while i < size:
+        if i + 8 <= size:  # eight bytes at once up to the next byte that can change more than 0/1
+            word = load8(data, i)
+            quotes = bytes_equal(word, 34)
+            if state == 2:
+                lfs = bytes_equal(word, 10)
+                if not quotes:
+                    inside += count_flagged(lfs)
+                    i += 8
+                    continue
+                skip = lowest_byte(quotes)
+                inside += count_flagged(lfs & ((np.uint64(1) << np.uint64(8 * skip)) - np.uint64(1)))
+                i += skip
+            else:
+                special = quotes | bytes_equal(word, 10) | bytes_equal(word, 13)
+                skip = lowest_byte(special) if special else 8
+                if skip:  # past commas and other bytes: the state is what the last of them left
+                    state = 0 if data[i + skip - 1] == 44 else 1
+                    i += skip
+                    if skip == 8:
+                        continue
         b = data[i]
         if state == 2:
             if b == 34:
