@@ -325,6 +325,14 @@ def test_the_registry_line_pass_agrees_with_the_rules_on_columns(warehouse):
     for case in cases:
         if case["lao_code"] is None and case["event"] not in ("MOVE_OUT", "DEATH"):
             case["lao_code"] = lao[0]
+    # Good lines of many lengths, with empty fields and without (the pass reads eight bytes at a time).
+    parent = GOOD["registry"]["father_pid"]
+    for event in c.REGISTRY_EVENTS:
+        for mother, father in (("", ""), ("", parent), (parent, ""), (parent, parent)):
+            for where in (("630101", lao[0]), ("", "")):
+                cases.append(dict(GOOD["registry"], event=event, mother_pid=mother, father_pid=father,
+                                  subdistrict_code=where[0], lao_code=where[1]))
+    cases.append(dict.fromkeys(columns, ""))  # ten bars and nothing else
     # A pipe file has no quoting: an empty field is null, as the column path reads it.
     rows = [[case[col] or None for col in columns] for case in cases]
     text = "".join("|".join(v or "" for v in row) + "\n" for row in rows).encode()
@@ -342,6 +350,8 @@ def test_the_registry_line_pass_agrees_with_the_rules_on_columns(warehouse):
     assert not judged.fallback and len(set(expected.tolist())) >= 6
     batch = table.to_batches()[0]
     good = expected == 0
+    lengths = lines.ends - lines.starts
+    assert set(lengths[good] % 8) == set(range(8))
     assert bytes(judged.text) == bytes(copy_text(batch, numbers, good))
     assert bytes(judged.bad_text) == bytes(_numbered(batch, numbers, expected))
     assert list(judged.hashes) == list(key_hashes(batch, CANDIDATE_KEY["registry"])[good])
@@ -350,6 +360,8 @@ def test_the_registry_line_pass_agrees_with_the_rules_on_columns(warehouse):
     short = LineSpans(data, lines.starts.copy(), lines.ends.copy())
     short.ends[3] = short.starts[3] + 20
     assert registry_lines.judge(short, numbers, ctx, "f").fallback
+    tiny = np.frombuffer(b"1|2", np.uint8)  # under eight bytes: split byte by byte
+    assert registry_lines.judge(LineSpans(tiny, np.array([0]), np.array([3])), numbers[:1], ctx, "f").fallback
     # So does a bare carriage return inside a line (Arrow ends a row there).
     cr = np.frombuffer(text.replace(b"|BASELINE|", b"|BASE\rLINE|", 1), np.uint8)
     cr_ends = np.flatnonzero(cr == 10)
