@@ -142,22 +142,14 @@ def _split_plain(data, start, end, fs, fl, offset, out, at):
             if field == len(fs) - 1:
                 return False, 0, False, np.uint64(0)
             comma = base + tk.lowest_byte(commas)
-            fs[field], fl[field] = begin, comma - begin
-            if comma == begin:
-                has_null = True
-            else:
-                laid = heap_layout.text_laid_at(laid, comma - begin)
+            laid, has_null = heap_layout.place_field(fs, fl, field, begin, comma, laid, has_null)
             field += 1
             begin = comma + 1
             commas &= commas - np.uint64(1)
         k = base + 8
     if field != len(fs) - 1:
         return False, 0, False, np.uint64(0)
-    fs[field], fl[field] = begin, end - begin
-    if end == begin:
-        has_null = True
-    else:
-        laid = heap_layout.text_laid_at(laid, end - begin)
+    laid, has_null = heap_layout.place_field(fs, fl, field, begin, end, laid, has_null)
     out[at + n] = 9
     return True, laid, has_null, ((hashed ^ tail) * tk._P) ^ np.uint64(n + 1)
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from equity.text_kernels import _KERNEL, buffers, njit
+from equity.text_kernels import _INLINED, _KERNEL, buffers, njit
 
 PAGE = 8192
 PAGE_HEADER = 24
@@ -36,6 +36,16 @@ def text_laid_at(offset, length):
     if length <= 126:  # a 1-byte length, no alignment
         return offset + 1 + length
     return ((offset + 3) & ~3) + 4 + length
+
+
+@njit(**_INLINED)
+def place_field(fs, fl, field, begin, end, laid, has_null):
+    """A line pass's field `field` is data[begin:end]: note where it lies (fs, fl) and lay it onto the
+    row's data offset `laid` (an empty field is a null: has_null). Returns (laid, has_null)."""
+    fs[field], fl[field] = begin, end - begin
+    if end == begin:
+        return laid, True
+    return text_laid_at(laid, end - begin), has_null
 
 
 @njit(**_KERNEL)

@@ -143,20 +143,12 @@ def _split(data, start, end, fs, fl, offset, out, at):
         while bars:
             bar = base + tk.lowest_byte(bars)
             if field < columns:
-                fs[field], fl[field] = begin, bar - begin
-                if bar == begin:
-                    has_null = True
-                else:
-                    laid = heap_layout.text_laid_at(laid, bar - begin)
+                laid, has_null = heap_layout.place_field(fs, fl, field, begin, bar, laid, has_null)
             field += 1
             begin = bar + 1
             bars &= bars - np.uint64(1)
     if field < columns:
-        fs[field], fl[field] = begin, end - begin
-        if end == begin:
-            has_null = True
-        else:
-            laid = heap_layout.text_laid_at(laid, end - begin)
+        laid, has_null = heap_layout.place_field(fs, fl, field, begin, end, laid, has_null)
     return field + 1, laid, has_null, plain
 
 
