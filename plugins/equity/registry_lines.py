@@ -6,8 +6,8 @@ the columns and writing them back out as COPY text made the loader's core, not t
 Here one loop per line splits the fields (eight bytes at a time, writing the COPY text as it goes),
 applies the registry's rules in their order (the same checks as equity.row_rules, through the same
 `text_kernels.*_at` functions), and for a good line finishes its COPY text and works out its key hash
-and its size on the page. tests/test_bench_load.py holds both
-paths to the same verdict on every edge case the SQL definitions are checked on.
+and its size on the page. tests/test_bench_load.py holds both paths to the same verdict on every edge
+case the SQL definitions are checked on.
 
 numba caches the pass beside this file and checks it against this file only: it compiles the
 `text_kernels` functions it calls into itself, so a change there is seen here once this file changes
