@@ -46,8 +46,7 @@ def buffers(col) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 _KERNEL = {"nogil": True, "cache": True}
 # The checks a line pass makes on every field, inlined by numba itself where they are called: LLVM
-# alone left some as calls, whose constant arguments (a date's layout, a width) then went unused;
-# inlined, the enrolment pass took a fifth less time.
+# alone left some as calls, whose constant arguments (a date's layout, a width) then went unused.
 _INLINED = {**_KERNEL, "inline": "always"}
 
 
