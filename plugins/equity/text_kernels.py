@@ -52,8 +52,8 @@ _INLINED = {**_KERNEL, "inline": "always"}
 
 # --- bytes eight at a time ---------------------------------------------------------------------------
 # numba reads and writes an array byte by byte; these give the kernels what C has: little-endian
-# 8-byte loads and stores at any byte position, and the index of a word's lowest set byte. They are
-# compiled code (not addresses), so the kernels that use them stay cached.
+# 8-byte loads and stores at any byte position, the index of a word's lowest set byte and the count
+# of its set bits. They are compiled code (not addresses), so the kernels that use them stay cached.
 
 assert sys.byteorder == "little", "load8 and store8 read words as little-endian"
 
