@@ -60,7 +60,7 @@
 {% macro birthdays_between(previous) %}
     {% set days = [] %}
     {% set d0 = modules.datetime.date.fromisoformat(previous | string) %}
-    {% set d1 = modules.datetime.date.fromisoformat(var('as_of_date') | string) %}
+    {% set d1 = modules.datetime.date.fromisoformat(as_of_date_iso()) %}
     {% for i in range(1, (d1 - d0).days + 1) %}
         {% set day = d0 + modules.datetime.timedelta(days=i) %}
         {% do days.append(day.strftime('%d/%m')) %}
@@ -93,7 +93,7 @@
 {% macro birthdays_since_previous_night() %}
     {% set night = none if flags.FULL_REFRESH else previous_night() %}
     {% if night is not none
-          and (modules.datetime.date.fromisoformat(var('as_of_date') | string) - night[0]).days <= 300 %}
+          and (modules.datetime.date.fromisoformat(as_of_date_iso()) - night[0]).days <= 300 %}
         {{ return(birthdays_between(night[0])) }}
     {% endif %}
     {{ return([]) }}
@@ -118,7 +118,7 @@
             {% set key_check = run_query(children_key_check_sql()).rows[0][0] %}
             {% if night is none %}
                 {% do plan.update({'reason': 'no earlier night'}) %}
-            {% elif (modules.datetime.date.fromisoformat(var('as_of_date') | string) - night[0]).days > 300 %}
+            {% elif (modules.datetime.date.fromisoformat(as_of_date_iso()) - night[0]).days > 300 %}
                 {% do plan.update({'reason': 'the previous night is more than 300 days back'}) %}
             {% elif night[2] != children_policy() %}
                 {% do plan.update({'reason': 'the policy changed'}) %}
@@ -188,7 +188,7 @@
                                    ~ " or valid_from > " ~ as_of_date() ~ " or valid_to is not null)").rows[0][0] %}
     {%- endif %}
     {%- if not others %}
-    select 'every version is of {{ var("as_of_date") }} and open: nothing to close'
+    select 'every version is of {{ as_of_date_iso() }} and open: nothing to close'
     {%- else %}
     with touched as materialized (
         select distinct person_id from {{ this }}

@@ -61,12 +61,20 @@ def _dbt_executable() -> str:
     return str(here) if here.exists() else (shutil.which("dbt") or "dbt")
 
 
+# The night's date reaches dbt in the environment, not as a --var: dbt parses the project again from
+# scratch whenever its vars change, and the date changes every night (macros/policy.sql). dbt records
+# DBT_ENV_CUSTOM_ENV_* variables in its artifacts (run_results.json metadata.env: AS_OF_DATE).
+AS_OF_DATE_ENV = "DBT_ENV_CUSTOM_ENV_AS_OF_DATE"
+
+
 def run_dbt(url: str, args: list[str], as_of: date | None = None, policy_overrides: dict | None = None,
             target_dir: Path | None = None) -> list[dict]:
     """Run `dbt <args>`; return per-node results (name, status, seconds). Raise DbtFailed on error."""
     vars_ = dict(policy_overrides or {})
+    env = dbt_env(url)
+    env.pop(AS_OF_DATE_ENV, None)
     if as_of:
-        vars_["as_of_date"] = as_of.isoformat()
+        env[AS_OF_DATE_ENV] = as_of.isoformat()
     target = target_dir or state_dir() / "dbt" / "target"
     cmd = [
         _dbt_executable(), *args,
@@ -76,7 +84,7 @@ def run_dbt(url: str, args: list[str], as_of: date | None = None, policy_overrid
     if vars_:
         cmd += ["--vars", json.dumps(vars_)]
     log.info("dbt %s (as_of_date=%s)", " ".join(args), as_of)
-    proc = subprocess.run(cmd, env=dbt_env(url), capture_output=True, text=True, check=False)
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     results = _results(target)
     if proc.returncode != 0:
         failed = [r for r in results if r["status"] in ("error", "fail")]
@@ -111,7 +119,8 @@ def _unfinished_build(target: Path, as_of: date, url: str | None = None) -> bool
         return False
     data = json.loads(path.read_text())
     args = data.get("args", {})
-    same_date = (args.get("vars") or {}).get("as_of_date") == as_of.isoformat()
+    built_for = ((data.get("metadata") or {}).get("env") or {}).get("AS_OF_DATE")
+    same_date = built_for == as_of.isoformat()
     unfinished = any(r["status"] in ("error", "fail", "skipped", "runtime error") for r in data.get("results", []))
     if not (args.get("which") in ("build", "retry") and same_date and unfinished):
         return False
@@ -142,7 +151,7 @@ def build(url: str, as_of: date, target_dir: Path | None = None) -> list[dict]:
         log.info("resuming the unfinished dbt build of %s from its point of failure (dbt retry)", as_of)
         before = (target / "run_results.json").stat().st_mtime_ns
         try:
-            results = run_dbt(url, ["retry"], target_dir=target)
+            results = run_dbt(url, ["retry"], as_of=as_of, target_dir=target)
         except DbtFailed:
             if (target / "run_results.json").stat().st_mtime_ns != before:
                 raise  # the retry ran and a node failed again: that is the night's error
