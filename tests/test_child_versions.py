@@ -58,7 +58,8 @@ def _move_a_screening(landing: Path, day: date, screening_id: str, to_person: st
     (folder / "_manifest.json").write_text(json.dumps(manifest))
 
 
-@pytest.mark.parametrize("server", ["system"])  # one server: ten nights; the other runs the test below
+@pytest.mark.slow  # ten nights: `make test-slow` (CI runs it after `make test`)
+@pytest.mark.parametrize("server", ["system"])  # one server; the other runs the test below
 def test_following_the_change_gives_the_marts_of_recomputing_every_child(warehouse, new_database, clean_landing,
                                                                           tmp_path, monkeypatch):
     last, day3 = START + timedelta(days=DAYS - 1), START + timedelta(days=2)

@@ -201,6 +201,7 @@ def _run_steps_then_die(day: date, run_id: str, upto: str) -> None:
     pipeline.publish(day, run_id, gate)
 
 
+@pytest.mark.slow  # ten nights: `make test-slow` (CI runs it after `make test`)
 @pytest.mark.parametrize("server", ["system"])
 def test_a_night_killed_after_any_step_then_rerun_gives_the_marts_of_an_uninterrupted_run(
         server, warehouse, new_database, clean_landing, monkeypatch):

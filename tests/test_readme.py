@@ -27,3 +27,14 @@ def test_makefile_targets_exist_for_readme_commands():
     for command in _readme_commands():
         target = command.split()[1]
         assert re.search(rf"^{target}:", makefile, re.M), f"Makefile has no target {target}"
+
+
+def test_ci_also_runs_the_slow_tests_that_make_test_leaves_out():
+    """`make test` leaves out the tests marked slow; CI runs them after it, so none goes unrun."""
+    makefile = (PROJECT_ROOT / "Makefile").read_text()
+    test = re.search(r"^test: .*\n\t(.*)$", makefile, re.M).group(1)
+    slow = re.search(r"^test-slow: .*\n\t(.*)$", makefile, re.M).group(1)
+    assert '-m "not bench and not slow"' in test, test
+    assert '-m "slow and not bench"' in slow, slow
+    ci = [line.strip() for line in (PROJECT_ROOT / ".ci" / "run").read_text().splitlines()]
+    assert ci.index("make test-slow") > ci.index("make test")

@@ -28,6 +28,7 @@ def clean_landing(tmp_path_factory):
     return generate_clean_landing(tmp_path_factory)
 
 
+@pytest.mark.slow  # ten nights: `make test-slow` (CI runs it after `make test`)
 @pytest.mark.parametrize("server", ["embedded"])
 def test_redelivery_and_rerun_of_a_range_equals_a_clean_run(server, warehouse, new_database, clean_landing,
                                                              tmp_path, monkeypatch):
