@@ -46,8 +46,11 @@ def _system_available() -> bool:
 
 
 def bench_admin_url() -> str:
-    """The server benchmarks run on (EQUITY_BENCH_PG_URL, default the machine's); skip when absent."""
-    admin = os.environ.get("EQUITY_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    """The server benchmarks run on (EQUITY_BENCH_PG_URL, default the project's embedded server:
+    equity.bench.admin_url); skip when it cannot be reached."""
+    from equity.bench import admin_url
+
+    admin = admin_url()
     try:
         psycopg.connect(admin, connect_timeout=3).close()
     except psycopg.OperationalError:

@@ -58,6 +58,20 @@ def bench_root() -> Path:
     return Path(os.environ.get("EQUITY_BENCH_DIR", Path.cwd() / ".equity" / "bench"))
 
 
+def admin_url() -> str:
+    """The server the benchmarks measure, as an admin URL (database `postgres`): EQUITY_BENCH_PG_URL,
+    else the project's default warehouse, the embedded server of `.equity/` (started if needed, as
+    `make demo` does), so that `make bench` runs on a machine with only Python and measures the
+    server the project configures."""
+    named = os.environ.get("EQUITY_BENCH_PG_URL")
+    if named:
+        return named
+    from equity.embedded import ensure_embedded
+    from equity.paths import PROJECT_ROOT
+
+    return ensure_embedded(PROJECT_ROOT / ".equity").rsplit("/", 1)[0] + "/postgres"
+
+
 def base_delivery(root: Path, days: int = 1) -> Path:
     base = root / (f"base{BASE_CHILDREN // 1000}k" + (f"-{days}d" if days > 1 else ""))
     if not (base / "_truth" / "summary.json").exists():
@@ -495,5 +509,5 @@ if __name__ == "__main__":
     elif sys.argv[1] == "build":
         print(json.dumps(build(sys.argv[2]), indent=2))
     elif sys.argv[1] == "run":
-        print(json.dumps(run(os.environ.get("EQUITY_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
+        print(json.dumps(run(admin_url(),
                              sys.argv[2], repeats=int(sys.argv[3]) if len(sys.argv) > 3 else 1), indent=2))

@@ -19,14 +19,13 @@ linearly to the full batch (pandas would need the whole table in memory, ~2 GB o
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from datetime import date
 from pathlib import Path
 
+from equity.bench import admin_url, drop_database, scratch_database
 from equity.bench import build as build_replicated
-from equity.bench import drop_database, scratch_database
 from equity.contracts import CONTRACTS
 
 GOAL_RAW_SECONDS = 180
@@ -192,9 +191,9 @@ def mart_gate(admin_url: str, rows: int = 1_000_000, repeats: int = 2) -> dict:
 
 if __name__ == "__main__":
     if sys.argv[1] == "marts":
-        print(json.dumps(mart_gate(os.environ.get("EQUITY_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
+        print(json.dumps(mart_gate(admin_url(),
                                    int(sys.argv[2]) if len(sys.argv) > 2 else 1_000_000), indent=2, default=str))
         sys.exit(0)
-    print(json.dumps(run(os.environ.get("EQUITY_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
+    print(json.dumps(run(admin_url(),
                          sys.argv[1] if len(sys.argv) > 1 else "national",
                          baseline="--no-baseline" not in sys.argv), indent=2, default=str))
