@@ -47,10 +47,10 @@ def _system_available() -> bool:
 
 def bench_admin_url() -> str:
     """The server benchmarks run on (EQUITY_BENCH_PG_URL, default the project's embedded server:
-    equity.bench.admin_url); skip when it cannot be reached."""
-    from equity.bench import admin_url
+    equity.bench.default_admin_url); skip when it cannot be reached."""
+    from equity.bench import default_admin_url
 
-    admin = admin_url()
+    admin = default_admin_url()
     try:
         psycopg.connect(admin, connect_timeout=3).close()
     except psycopg.OperationalError:

@@ -58,7 +58,7 @@ def bench_root() -> Path:
     return Path(os.environ.get("EQUITY_BENCH_DIR", Path.cwd() / ".equity" / "bench"))
 
 
-def admin_url() -> str:
+def default_admin_url() -> str:
     """The server the benchmarks measure, as an admin URL (database `postgres`): EQUITY_BENCH_PG_URL,
     else the project's default warehouse, the embedded server of `.equity/` (started if needed, as
     `make demo` does), so that `make bench` runs on a machine with only Python and measures the
@@ -509,5 +509,5 @@ if __name__ == "__main__":
     elif sys.argv[1] == "build":
         print(json.dumps(build(sys.argv[2]), indent=2))
     elif sys.argv[1] == "run":
-        print(json.dumps(run(admin_url(),
+        print(json.dumps(run(default_admin_url(),
                              sys.argv[2], repeats=int(sys.argv[3]) if len(sys.argv) > 3 else 1), indent=2))

@@ -24,8 +24,8 @@ import time
 from datetime import date
 from pathlib import Path
 
-from equity.bench import admin_url, drop_database, scratch_database
 from equity.bench import build as build_replicated
+from equity.bench import default_admin_url, drop_database, scratch_database
 from equity.contracts import CONTRACTS
 
 GOAL_RAW_SECONDS = 180
@@ -191,9 +191,9 @@ def mart_gate(admin_url: str, rows: int = 1_000_000, repeats: int = 2) -> dict:
 
 if __name__ == "__main__":
     if sys.argv[1] == "marts":
-        print(json.dumps(mart_gate(admin_url(),
+        print(json.dumps(mart_gate(default_admin_url(),
                                    int(sys.argv[2]) if len(sys.argv) > 2 else 1_000_000), indent=2, default=str))
         sys.exit(0)
-    print(json.dumps(run(admin_url(),
+    print(json.dumps(run(default_admin_url(),
                          sys.argv[1] if len(sys.argv) > 1 else "national",
                          baseline="--no-baseline" not in sys.argv), indent=2, default=str))

@@ -36,7 +36,7 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
-from equity.bench import admin_url, bench_root, drop_database, quiesce, scratch_database
+from equity.bench import bench_root, default_admin_url, drop_database, quiesce, scratch_database
 from equity.contracts import CONTRACTS, SOURCES
 from equity.synth import persons_for_children
 from equity.synth.faults import FAULT_PROFILES, ROW_FAULTS
@@ -467,5 +467,5 @@ if __name__ == "__main__":
     elif sys.argv[1] == "build":
         print(json.dumps(build(sys.argv[2]), indent=2))
     elif sys.argv[1] == "run":
-        print(json.dumps(run(admin_url(),
+        print(json.dumps(run(default_admin_url(),
                              sys.argv[2]), indent=2))
