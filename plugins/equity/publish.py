@@ -36,7 +36,8 @@ MARTS = (
 CHILD_MART = "child_equity_profile"
 BUILD_VERSIONS = sql.Identifier("intermediate", "int_children__versioned")
 BUILD_NIGHTS = sql.Identifier("intermediate", "int_children__versioned__nights")
-VERSIONS = sql.Identifier(PUBLISHED_SCHEMA, "child_equity_profile_versions")
+VERSIONS_TABLE = "child_equity_profile_versions"
+VERSIONS = sql.Identifier(PUBLISHED_SCHEMA, VERSIONS_TABLE)
 NIGHTS = sql.Identifier(PUBLISHED_SCHEMA, "nights")
 # One row: the latest valid_to any published version may hold (an upper bound; see _reach).
 REACH = sql.Identifier(PUBLISHED_SCHEMA, "child_equity_profile_versions_reach")
@@ -159,13 +160,19 @@ def _publish_child_versions(conn, as_of: date) -> None:
 
 
 def _index_child_versions(conn) -> None:
-    conn.execute(sql.SQL("create unique index if not exists child_equity_profile_versions_key"
-                         " on {} (child_key, valid_from)").format(VERSIONS))
-    conn.execute(sql.SQL("create index if not exists child_equity_profile_versions_lao"
-                         " on {} (lao_code, valid_from)").format(VERSIONS))
-    # the versions that begin on or after D are found by index, not by a scan of every version
-    conn.execute(sql.SQL("create index if not exists child_equity_profile_versions_valid_from"
-                         " on {} (valid_from)").format(VERSIONS))
+    # Each made only when the catalogue lacks it: CREATE INDEX IF NOT EXISTS takes its SHARE lock on the
+    # table before it looks, and so waits for deadlock_timeout (1 s) while autovacuum works on the versions
+    # (after a first national night, every time).
+    have = {r[0] for r in conn.execute("select indexname from pg_indexes where schemaname = %s and tablename = %s",
+                                       (PUBLISHED_SCHEMA, VERSIONS_TABLE)).fetchall()}
+    for name, unique, columns in (
+            ("child_equity_profile_versions_key", True, "child_key, valid_from"),
+            ("child_equity_profile_versions_lao", False, "lao_code, valid_from"),
+            # the versions that begin on or after D are found by index, not by a scan of every version
+            ("child_equity_profile_versions_valid_from", False, "valid_from")):
+        if name not in have:
+            conn.execute(sql.SQL("create {unique} index if not exists {name} on {v} (" + columns + ")").format(
+                unique=sql.SQL("unique" if unique else ""), name=sql.Identifier(name), v=VERSIONS))
     # No index on valid_to: publishing closes versions by setting it, and an indexed column would make
     # every close write four index entries (with their pages' images) instead of a HOT update on the
     # row's own page. Those ending on or after D are found through the reach (_reach). A warehouse
