@@ -58,6 +58,18 @@ def bench_admin_url() -> str:
     return admin
 
 
+def partition_scans(url: str, source: str, batch_id: int) -> int:
+    """Sequential scans of a batch's own partition so far (pg_stat_user_tables)."""
+    import time
+
+    from equity.contracts import CONTRACTS
+
+    time.sleep(1.5)  # backends publish their counters on exit or within a second of going idle
+    with psycopg.connect(url) as conn:
+        return conn.execute("select seq_scan from pg_stat_user_tables where schemaname = 'raw' and relname = %s",
+                            (f"{CONTRACTS[source].raw_table}_b{batch_id}",)).fetchone()[0]
+
+
 def _admin_url(server: str) -> str:
     if server == "system":
         if not _system_available():

@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
-import time
 from datetime import date, timedelta
 
 import psycopg
 import pytest
 
+from conftest import partition_scans
 from deliveries import enrolment_csv, enrolment_row, write_delivery
 from equity import gates
 from equity.contracts import national_id_check_digit
@@ -111,13 +111,6 @@ def test_other_reference_data_or_a_changed_suite_judges_every_row_again(wh, tmp_
     assert results(wh, b3)["expect_column_values_to_not_be_null", "school_name", "warn"][2] == 0
 
 
-def batch_scans(url, batch_id) -> int:
-    time.sleep(1.5)  # backends publish their counters on exit or within a second of going idle
-    with psycopg.connect(url) as conn:
-        return conn.execute("select seq_scan from pg_stat_user_tables where schemaname = 'raw' and relname = %s",
-                            (f"enrolment_roster_b{batch_id}",)).fetchone()[0]
-
-
 def test_a_row_sharing_its_key_with_a_changed_row_is_judged_with_it(wh, tmp_path):
     """The key check stays exact on the changed rows: an unchanged row whose key a changed row repeats
     is judged beside it (the loader never leaves a key twice; a row put into the batch by other
@@ -129,9 +122,9 @@ def test_a_row_sharing_its_key_with_a_changed_row_is_judged_with_it(wh, tmp_path
     # night 2, as the loader wrote it: a changed row, whose key no other row has
     day2 = [enrolment_row(nid(n), days_absent=4 if n == 3 else 2) for n in range(1, 31)]
     b2 = deliver(wh, tmp_path, D2, day2)
-    before = batch_scans(wh, b2)
+    before = partition_scans(wh, "enrolment", b2)
     loaded_only = gates.validate_raw_batch(wh, "enrolment", b2, "r2")
-    loaded_only_scans = batch_scans(wh, b2) - before
+    loaded_only_scans = partition_scans(wh, "enrolment", b2) - before
     assert (loaded_only.status, loaded_only.judged_against) == ("passed", b1)
     assert results(wh, b2)["expect_compound_key_to_be_unique", "person_id,school_code", "warn"] == (True, 0, 1, b1)
 
@@ -142,9 +135,9 @@ def test_a_row_sharing_its_key_with_a_changed_row_is_judged_with_it(wh, tmp_path
                      (nid(7),))
         conn.execute("update extra set _line = 999, _row_hash = null, school_name = 'Another name'")
         conn.execute(f"insert into raw.enrolment_roster_b{b3} select * from extra")
-    before = batch_scans(wh, b3)
+    before = partition_scans(wh, "enrolment", b3)
     third = gates.validate_raw_batch(wh, "enrolment", b3, "r3")
-    assert batch_scans(wh, b3) - before == loaded_only_scans + 1
+    assert partition_scans(wh, "enrolment", b3) - before == loaded_only_scans + 1
     assert (third.rows, third.judged_against) == (31, b2)
     audit = results(wh, b3)
     # judged: the row put in and person 7's loaded row, which shares its key; both are the repeat

@@ -19,7 +19,7 @@ import psycopg
 import pytest
 import yaml
 
-from conftest import SYSTEM_URL, _system_available
+from conftest import SYSTEM_URL, _system_available, partition_scans
 from equity import gates
 from equity.contracts import CONTRACTS, SOURCES, national_id_check_digit
 from equity.gx_suites import SuiteEntry, SuiteError, expectation_name, load_suite
@@ -125,13 +125,6 @@ def load_partition(url: str, source: str, rows: list[dict]) -> int:
                      f" insert into raw.{table}_b{batch_id} select * from moved")
         conn.execute(f"alter table raw.{table} attach partition raw.{table}_b{batch_id} for values in ({batch_id})")
     return batch_id
-
-
-def partition_scans(url: str, source: str, batch_id: int) -> int:
-    time.sleep(1.5)  # backends publish their counters on exit or within a second of going idle
-    with psycopg.connect(url) as conn:
-        return conn.execute("select seq_scan from pg_stat_user_tables where schemaname = 'raw' and relname = %s",
-                            (f"{CONTRACTS[source].raw_table}_b{batch_id}",)).fetchone()[0]
 
 
 def audit_rows(url: str, batch_id: int | None = None) -> list[dict]:
