@@ -38,15 +38,15 @@
 -- depends_on: {{ ref('stg_reference__subdistricts') }}
 -- depends_on: {{ ref('int_children__changed') }}
 -- listed afresh: {{ 'the persons int_children__changed names since ' ~ since if since else 'everyone' }}
-{%- set listed_where = "r.present and r.is_priority and r.lao_code is not null and r.valid_from <= " ~ as_of_date()
-                        ~ " and (r.valid_to is null or r.valid_to > " ~ as_of_date() ~ ")" %}
 {%- set listed_children %}
-    {%- if since %}
-    -- the night's persons' versions read by person (macros/night_persons.sql)
-    select * from {{ night_persons_rows(ref('int_children__versioned'), listed_where) }} as r
-    {%- else %}
-    select * from {{ ref('int_children__versioned') }} as r where {{ listed_where }}
-    {%- endif %}
+    select * from {{ ref('int_children__versioned') }}
+    where present and is_priority and lao_code is not null
+      and valid_from <= {{ as_of_date() }} and (valid_to is null or valid_to > {{ as_of_date() }})
+      {%- if since %}
+      -- a join, not `= any(array(...))`: the planner cannot see an array's length, took the children
+      -- for one row and joined the 46 thousand of a national night by nested loops (minutes)
+      and person_id in (select person_id from {{ ref('int_children__changed') }})
+      {%- endif %}
 {%- endset %}
 {#- Their persons, for the history and house lookups. On an ordinary night the children CTE: the
     planner takes its persons for 200 and probes the indexes once per person, right for the 46
@@ -58,20 +58,13 @@
 with children as ({{ listed_children }}
 ),
 
-{%- set read_snapshots = "h.snapshot_date <= (select max(extract_date) from " ~ ref('int_batches__accepted')
-                          ~ " where source_name = 'enrolment')" %}
 history as (
     select h.person_id, h.snapshot_date, h.status_date, h.school_code, h.school_name,
            h.first_name, h.last_name
-    {%- if since %}
-    -- by person, as the children (lateral: the planner counts the children as every night's person)
-    from children as c
-    cross join lateral (select * from {{ ref('int_enrolment__record_versions') }} as h
-                        where h.person_id = c.person_id and {{ read_snapshots }} offset 0) as h
-    {%- else %}
     from {{ ref('int_enrolment__record_versions') }} as h
-    where h.person_id in ({{ children_persons }}) and {{ read_snapshots }}
-    {%- endif %}
+    where h.person_id in ({{ children_persons }})
+      and h.snapshot_date <= (select max(extract_date) from {{ ref('int_batches__accepted') }}
+                              where source_name = 'enrolment')
 ),
 
 -- the name on the latest roll record that has one (the registry extract carries no names)
@@ -90,16 +83,9 @@ schools as (
 
 -- the house of the person's current registry state
 houses as (
-    {%- if since %}
-    select r.person_id, r.house_id
-    from children as c
-    cross join lateral (select person_id, house_id from {{ ref('int_registry__current_state') }} as r
-                        where r.person_id = c.person_id offset 0) as r
-    {%- else %}
     select person_id, house_id
     from {{ ref('int_registry__current_state') }}
     where person_id in ({{ children_persons }})
-    {%- endif %}
 ),
 
 -- the listed values (the LAO's and subdistrict's names are the reference's, looked up by the view)

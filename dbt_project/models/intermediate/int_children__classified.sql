@@ -1,13 +1,11 @@
 {{ config(materialized='ephemeral') }}
--- depends_on: {{ ref('int_batches__accepted') }}
--- depends_on: {{ ref('stg_reference__subdistricts') }}
--- depends_on: {{ ref('int_children__changed') }}
 -- Persons resolved across sources and classified as of as_of_date: who is a child, where they live,
 -- their education status and poverty level (docs/rules.md), for the persons this night recomputes
 -- (int_children__changed; every person on a first night). Still identified: person_id is here;
 -- the marts replace it with child_key.
 with registry as (
-    select * from {{ night_persons_rows(ref('int_registry__current_state')) }} as r
+    select * from {{ ref('int_registry__current_state') }}
+    where person_id in (select person_id from {{ ref('int_children__changed') }})
 ),
 
 enrolment as (

@@ -78,8 +78,11 @@ hashed as (
 {% if is_incremental() %}
 
 previous as (
-    select v.person_id, v.present, v.row_hash, v.child_key
-    from {{ night_persons_rows(this, 'r.valid_from < ' ~ as_of_date(), latest_by='r.valid_from desc') }} as v
+    select distinct on (v.person_id) v.person_id, v.present, v.row_hash, v.child_key
+    from {{ this }} as v
+    where v.valid_from < {{ as_of_date() }}
+      and v.person_id in (select person_id from {{ ref('int_children__changed') }})
+    order by v.person_id, v.valid_from desc
 ),
 
 {% else %}

@@ -1,23 +1,24 @@
 {{ config(materialized='ephemeral') }}
--- depends_on: {{ ref('int_batches__accepted') }}
--- depends_on: {{ ref('stg_reference__subdistricts') }}
--- depends_on: {{ ref('int_children__changed') }}
 -- Each person's current screening as of as_of_date (docs/rules.md, "Welfare"), of the persons this
 -- night recomputes (int_children__changed), from the latest row of every screening
 -- (int_welfare__screenings_latest): never from the deliveries themselves.
--- The latest counting screening of each: the night's persons' rows read by person (macros/night_persons.sql).
-with counting as (
-    select * from {{ night_persons_rows(
-        ref('int_welfare__screenings_latest'),
-        "r.action = 'UPSERT'"
-        ~ " and r.screened_on <= " ~ as_of_date()
-        ~ " and " ~ as_of_date() ~ " - r.screened_on <= " ~ var('screening_valid_days')
-        ~ " and r.household_size >= 1",
-        latest_by='r.screened_on desc, r.screening_id desc') }} as r
+with latest_per_screening as (
+    select * from {{ ref('int_welfare__screenings_latest') }}
+    where person_id in (select person_id from {{ ref('int_children__changed') }})
+),
+
+counting as (
+    select *
+    from latest_per_screening
+    where action = 'UPSERT'
+      and person_id is not null
+      and screened_on <= {{ as_of_date() }}
+      and {{ as_of_date() }} - screened_on <= {{ var('screening_valid_days') }}
+      and household_size >= 1
 ),
 
 final as (
-    select
+    select distinct on (person_id)
         person_id,
         screening_id,
         screened_on,
@@ -33,6 +34,7 @@ final as (
             as deprivations,
         has_welfare_card
     from counting
+    order by person_id, screened_on desc, screening_id desc
 )
 
 select * from final
